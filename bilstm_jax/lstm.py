@@ -1,0 +1,235 @@
+"""Pure-JAX (bi)directional LSTM core: hoisted input projection, one lax.scan for both directions.
+
+Params layout (what `init_params` returns and `bilstm` takes)::
+
+    {"layers": [layer_0, ..., layer_{L-1}]}
+    layer_l = {
+        "w_ih": [Dir, D_l, 4H]   input kernel, gate blocks in the order i, f, g, o
+        "w_hh": [Dir, H, 4H]     recurrent kernel, same gate order
+        "b":    [Dir, 4H]        one bias (PyTorch's b_ih + b_hh; Keras' bias)
+    }
+
+`Dir` is 2 for a bidirectional stack (index 0 forward, 1 backward) and 1 for forward-only.
+`D_0` is the input size; `D_l` for l > 0 is the width of the merged output of layer l-1
+(`2H` for concat and for `none`, which concatenates between layers, `H` for sum/mul/ave).
+The cell is the standard one::
+
+    i, f, g, o = split(x_t @ w_ih + h_{t-1} @ w_hh + b)
+    c_t = sigmoid(f) * c_{t-1} + sigmoid(i) * tanh(g)
+    h_t = sigmoid(o) * tanh(c_t)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Union
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Array = jax.Array
+MergeFn = Callable[[Array, Array], Any]
+
+MERGE_FNS: dict[str, MergeFn] = {
+    "concat": lambda fwd, bwd: jnp.concatenate([fwd, bwd], axis=-1),
+    "sum": lambda fwd, bwd: fwd + bwd,
+    "mul": lambda fwd, bwd: fwd * bwd,
+    "ave": lambda fwd, bwd: (fwd + bwd) * 0.5,
+    "none": lambda fwd, bwd: (fwd, bwd),
+}
+MERGE_MODES = tuple(MERGE_FNS)
+
+
+def resolve_merge(merge_mode: Union[str, MergeFn]) -> MergeFn:
+  """Returns the merge function for a Keras merge-mode name or a callable (fwd, bwd) -> out."""
+  if callable(merge_mode):
+    return merge_mode
+  if merge_mode not in MERGE_FNS:
+    raise ValueError(
+        f"unknown merge_mode {merge_mode!r}; allowed: "
+        + ", ".join(repr(m) for m in MERGE_MODES)
+        + " or a callable (fwd, bwd) -> array")
+  return MERGE_FNS[merge_mode]
+
+
+def _inner_merge(merge_mode: Union[str, MergeFn]) -> MergeFn:
+  """Merge used between stacked layers: 'none' has no single tensor, so it concatenates there."""
+  return MERGE_FNS["concat"] if merge_mode == "none" else resolve_merge(merge_mode)
+
+
+def merged_size(units: int, merge_mode: Union[str, MergeFn], bidirectional: bool) -> int:
+  """Feature width of one layer's merged output (for 'none': of the concatenated pair)."""
+  if not bidirectional:
+    return units
+  merge = _inner_merge(merge_mode)
+  probe = jax.ShapeDtypeStruct((1, units), jnp.float32)
+  out = jax.eval_shape(merge, probe, probe)
+  return int(out.shape[-1])
+
+
+def init_params(key: Array, input_size: int, units: int, num_layers: int = 1, *,
+                bidirectional: bool = True, merge_mode: Union[str, MergeFn] = "concat",
+                dtype=jnp.float32) -> dict:
+  """Keras-style init: Glorot-uniform input kernel, orthogonal recurrent kernel, forget bias 1."""
+  for name, value in (("input_size", input_size), ("units", units), ("num_layers", num_layers)):
+    if int(value) <= 0:
+      raise ValueError(f"{name} must be a positive integer, got {value!r}")
+  num_dirs = 2 if bidirectional else 1
+  hidden = units
+  gates = 4 * hidden
+  layers = []
+  in_size = input_size
+  for layer_key in jax.random.split(key, num_layers):
+    k_ih, k_hh = jax.random.split(layer_key)
+    limit = np.sqrt(6.0 / (in_size + gates))
+    w_ih = jax.random.uniform(k_ih, (num_dirs, in_size, gates), dtype, -limit, limit)
+    # One orthogonal matrix per gate block, as Keras' orthogonal init over [H, 4H].
+    orth = jax.nn.initializers.orthogonal()
+    w_hh = jax.vmap(lambda k: orth(k, (hidden, gates), dtype))(jax.random.split(k_hh, num_dirs))
+    b = jnp.zeros((num_dirs, gates), dtype).at[:, hidden:2 * hidden].set(1.0)
+    layers.append({"w_ih": w_ih, "w_hh": w_hh, "b": b})
+    in_size = merged_size(hidden, merge_mode, bidirectional)
+  return {"layers": layers}
+
+
+def describe_params(params: dict) -> tuple[int, int, bool]:
+  """Returns (num_layers, units, bidirectional) read off the params shapes."""
+  layers = params["layers"]
+  num_dirs, hidden, _ = layers[0]["w_hh"].shape
+  return len(layers), hidden, num_dirs == 2
+
+
+def reverse_within_length(lengths_B: Array, num_steps: int) -> Array:
+  """[T, B] time index that reverses each sequence within its length; padding stays in place.
+
+  The map is its own inverse, so the same index turns the backward outputs back around.
+  """
+  t_T = jnp.arange(num_steps)
+  len_B = lengths_B[None, :]
+  return jnp.where(t_T[:, None] < len_B, len_B - 1 - t_T[:, None], t_T[:, None])
+
+
+def _take_time(x_TxBxF: Array, idx_TxB: Array) -> Array:
+  return jnp.take_along_axis(x_TxBxF, idx_TxB[:, :, None], axis=0)
+
+
+def _cell(w_hh_HxG: Array, h_BxH: Array, c_BxH: Array, xw_BxG: Array, compute_dtype):
+  """One LSTM step for one direction; the input projection xw is precomputed."""
+  gates = xw_BxG + jnp.matmul(h_BxH.astype(compute_dtype), w_hh_HxG.astype(compute_dtype),
+                              preferred_element_type=jnp.float32)
+  i, f, g, o = jnp.split(gates, 4, axis=-1)
+  c_new = jax.nn.sigmoid(f) * c_BxH + jax.nn.sigmoid(i) * jnp.tanh(g)
+  h_new = jax.nn.sigmoid(o) * jnp.tanh(c_new)
+  return h_new, c_new
+
+
+def _scan_directions(xw_TxDirxBxG: Array, w_hh_DirxHxG: Array, valid_TxB: Array,
+                     compute_dtype, unroll: int):
+  """Runs every direction in ONE lax.scan, the cell vmapped over the leading direction axis.
+
+  All directions see their sequence starting at step 0 with padding at the end, so one
+  validity mask serves both: past a sequence's length the state is frozen (the final carry
+  is the state at the last valid step) and the output is exactly zero.
+  """
+  _, num_dirs, batch, gates = xw_TxDirxBxG.shape
+  hidden = gates // 4
+  cell = jax.vmap(lambda w, h, c, xw: _cell(w, h, c, xw, compute_dtype))
+
+  def step(carry, inputs):
+    h, c = carry
+    xw_DirxBxG, valid_B = inputs
+    h_new, c_new = cell(w_hh_DirxHxG, h, c, xw_DirxBxG)
+    valid = valid_B[None, :, None]
+    h = jnp.where(valid, h_new, h)
+    c = jnp.where(valid, c_new, c)
+    y = jnp.where(valid, h_new, 0.0).astype(compute_dtype)
+    return (h, c), y
+
+  zeros = jnp.zeros((num_dirs, batch, hidden), jnp.float32)
+  (h_n, c_n), y_TxDirxBxH = jax.lax.scan(step, (zeros, zeros), (xw_TxDirxBxG, valid_TxB),
+                                         unroll=unroll)
+  return y_TxDirxBxH, h_n, c_n
+
+
+def _layer(layer: dict, x_TxBxD: Array, rev_TxB: Array, valid_TxB: Array, compute_dtype,
+           unroll: int):
+  """One (bi)directional layer; returns per-direction outputs [Dir, T, B, H] and final states."""
+  num_dirs, in_size, gates = layer["w_ih"].shape
+  num_steps, batch, _ = x_TxBxD.shape
+  # The input projection of every step and both directions is ONE [T*B, D] x [D, Dir*4H] matmul.
+  # Reversing time commutes with a per-step projection, so project first and reverse after.
+  w_ih_DxDG = jnp.transpose(layer["w_ih"], (1, 0, 2)).reshape(in_size, num_dirs * gates)
+  xw = jnp.matmul(x_TxBxD.reshape(num_steps * batch, in_size).astype(compute_dtype),
+                  w_ih_DxDG.astype(compute_dtype), preferred_element_type=jnp.float32)
+  xw_TxBxDirxG = xw.reshape(num_steps, batch, num_dirs, gates) + layer["b"].astype(jnp.float32)[None, None]
+  per_dir = [xw_TxBxDirxG[:, :, 0]]
+  if num_dirs == 2:
+    per_dir.append(_take_time(xw_TxBxDirxG[:, :, 1], rev_TxB))
+  y_TxDirxBxH, h_n, c_n = _scan_directions(
+      jnp.stack(per_dir, axis=1), layer["w_hh"], valid_TxB, compute_dtype, unroll)
+  outs = [y_TxDirxBxH[:, 0]]
+  if num_dirs == 2:
+    outs.append(_take_time(y_TxDirxBxH[:, 1], rev_TxB))
+  return outs, h_n, c_n
+
+
+def bilstm(params: dict, x: Array, lengths: Array, merge_mode: Union[str, MergeFn] = "concat",
+           *, dropout_rate: float = 0.0, dropout_rng: Array | None = None,
+           compute_dtype=None, return_state: bool = False, unroll: int = 1):
+  """Runs the stacked (bi)directional LSTM over a padded batch.
+
+  Args:
+    params: see the module docstring; forward-only when the direction axis has size 1.
+    x: [B, T, D] inputs; positions t >= lengths[b] are padding and never read.
+    lengths: [B] int valid lengths (clipped to [0, T]); 0 gives all-zero outputs and states.
+    merge_mode: 'concat', 'sum', 'mul', 'ave', 'none' (returns the (fwd, bwd) pair) or a
+      callable (fwd, bwd) -> array. Layers below the last always feed the next one the merged
+      output ('none' concatenates there). Ignored when forward-only.
+    dropout_rate: dropout on the input of every layer but the first (needs dropout_rng).
+    compute_dtype: dtype of the matmul operands (e.g. jnp.bfloat16); gates, states and
+      accumulation stay float32. Defaults to the params' dtype.
+    return_state: also return {"h": [L, Dir, B, H], "c": [L, Dir, B, H]}: the forward state at
+      each sequence's last valid step and the backward state after its first token.
+    unroll: lax.scan unroll factor.
+
+  Returns:
+    outputs [B, T, F] (zero at padded positions), a (fwd, bwd) pair for 'none', and the state
+    dict when return_state.
+  """
+  merge = resolve_merge(merge_mode)
+  inner_merge = _inner_merge(merge_mode)
+  if compute_dtype is None:
+    compute_dtype = params["layers"][0]["w_hh"].dtype
+  if dropout_rate > 0.0 and dropout_rng is None:
+    raise ValueError("dropout_rate > 0 needs a dropout_rng")
+  batch, num_steps, _ = x.shape
+  lengths_B = jnp.clip(jnp.asarray(lengths, jnp.int32), 0, num_steps)
+  valid_TxB = jnp.arange(num_steps)[:, None] < lengths_B[None, :]
+  rev_TxB = reverse_within_length(lengths_B, num_steps)
+  valid_TxBx1 = valid_TxB[:, :, None]
+
+  h_states, c_states = [], []
+  layer_in = jnp.transpose(x, (1, 0, 2))  # time-major for the scan
+  num_layers = len(params["layers"])
+  for index, layer in enumerate(params["layers"]):
+    if index > 0 and dropout_rate > 0.0:
+      keep = jax.random.bernoulli(jax.random.fold_in(dropout_rng, index), 1.0 - dropout_rate,
+                                  layer_in.shape)
+      layer_in = jnp.where(keep, layer_in / (1.0 - dropout_rate), 0.0).astype(layer_in.dtype)
+    outs, h_n, c_n = _layer(layer, layer_in, rev_TxB, valid_TxB, compute_dtype, unroll)
+    h_states.append(h_n)
+    c_states.append(c_n)
+    if len(outs) == 1:
+      merged = outs[0]
+    elif index == num_layers - 1:
+      merged = merge(*outs)
+    else:
+      merged = inner_merge(*outs)
+    # A user merge need not map (0, 0) to 0; padded positions are zero by contract.
+    merged = jax.tree_util.tree_map(lambda y: jnp.where(valid_TxBx1, y, 0).astype(y.dtype),
+                                    merged)
+    layer_in = merged
+  outputs = jax.tree_util.tree_map(lambda y: jnp.transpose(y, (1, 0, 2)), layer_in)
+  if return_state:
+    return outputs, {"h": jnp.stack(h_states), "c": jnp.stack(c_states)}
+  return outputs

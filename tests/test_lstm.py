@@ -1,0 +1,187 @@
+"""The pure-JAX core against the float64 numpy reference, padding, directionality, vmap."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bilstm_jax import lstm
+from tests import reference
+
+B, T, D, H = 5, 7, 3, 4
+
+
+def _random_batch(seed, batch=B, num_steps=T):
+  rng = np.random.default_rng(seed)
+  x = rng.normal(size=(batch, num_steps, D)).astype(np.float32)
+  lengths = rng.integers(1, num_steps + 1, size=batch)
+  lengths[0], lengths[-1] = 1, num_steps  # always include the extremes
+  return x, lengths.astype(np.int32)
+
+
+def _params(key, num_layers, bidirectional, merge_mode):
+  params = lstm.init_params(key, D, H, num_layers, bidirectional=bidirectional,
+                            merge_mode=merge_mode)
+  # Random biases too, so the bias path is checked (init makes them zero/one).
+  return jax.tree_util.tree_map(
+      lambda p: p + 0.1 * jax.random.normal(jax.random.fold_in(key, p.size), p.shape), params)
+
+
+@pytest.mark.parametrize("merge_mode", lstm.MERGE_MODES)
+@pytest.mark.parametrize("num_layers", [1, 3])
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_matches_float64_reference(key, merge_mode, num_layers, bidirectional):
+  if not bidirectional and merge_mode != "concat":
+    pytest.skip("merge mode is ignored forward-only")
+  params = _params(key, num_layers, bidirectional, merge_mode)
+  x, lengths = _random_batch(num_layers)
+  out, state = jax.jit(lambda p, x, n: lstm.bilstm(p, x, n, merge_mode, return_state=True))(
+      params, x, lengths)
+  want, want_h, want_c = reference.ours(params, x, lengths,
+                                        merge_mode if bidirectional else "concat")
+  jax.tree_util.tree_map(lambda a, b: np.testing.assert_allclose(a, b, atol=2e-6), out, want)
+  np.testing.assert_allclose(state["h"], want_h, atol=2e-6)
+  np.testing.assert_allclose(state["c"], want_c, atol=2e-6)
+  width = H * (2 if bidirectional and merge_mode in ("concat",) else 1)
+  leaves = jax.tree_util.tree_leaves(out)
+  assert all(leaf.shape == (B, T, width) for leaf in leaves)
+  assert all(leaf.dtype == jnp.float32 for leaf in leaves)
+
+
+def test_callable_merge_and_padding_zero(key):
+  params = _params(key, 1, True, "concat")
+
+  def merge(fwd, bwd):
+    return jnp.concatenate([fwd - bwd, fwd + 1.0], axis=-1)  # maps padding to non-zero
+
+  x, lengths = _random_batch(3)
+  out = lstm.bilstm(params, x, lengths, merge)
+  f, b = lstm.bilstm(params, x, lengths, "none")
+  valid = (np.arange(T)[None, :] < lengths[:, None])[..., None]
+  np.testing.assert_allclose(out, np.where(valid, merge(f, b), 0.0), atol=1e-6)
+  assert np.all(np.asarray(out)[~np.broadcast_to(valid, out.shape)] == 0.0)
+
+
+def test_unknown_merge_mode_error(key):
+  params = _params(key, 1, True, "concat")
+  x, lengths = _random_batch(0)
+  with pytest.raises(ValueError, match=r"unknown merge_mode 'avg'.*'concat', 'sum', 'mul', 'ave', 'none'"):
+    lstm.bilstm(params, x, lengths, "avg")
+
+
+def test_zero_length_gives_zeros_not_nan(key):
+  params = _params(key, 2, True, "concat")
+  x, _ = _random_batch(1)
+  lengths = np.array([0, 3, 0, T, 1], np.int32)
+
+  def loss(p, x):
+    out, state = lstm.bilstm(p, x, lengths, return_state=True)
+    return jnp.sum(out ** 2) + jnp.sum(state["h"] ** 2)
+
+  out, state = lstm.bilstm(params, x, lengths, return_state=True)
+  assert np.all(np.asarray(out)[lengths == 0] == 0.0)
+  assert np.all(np.asarray(state["h"])[:, :, lengths == 0] == 0.0)
+  grads = jax.grad(loss, argnums=(0, 1))(params, x)
+  assert all(np.all(np.isfinite(g)) for g in jax.tree_util.tree_leaves(grads))
+  assert np.all(np.asarray(grads[1])[lengths == 0] == 0.0)
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "mul"])
+def test_padding_invariance(key, merge_mode):
+  params = _params(key, 2, True, merge_mode)
+  x, lengths = _random_batch(4)
+  extra = np.random.default_rng(9).normal(size=(B, 5, D)).astype(np.float32)
+  x_long = np.concatenate([x, extra], axis=1)
+  # Garbage (not zeros) in the padding of the short batch too.
+  pad = np.arange(T)[None, :, None] >= lengths[:, None, None]
+  x_noisy = np.where(pad, 7.0, x).astype(np.float32)
+
+  def loss(p, x):
+    out = lstm.bilstm(p, x, lengths, merge_mode)
+    weights = jnp.arange(1, out.shape[-1] + 1, dtype=out.dtype)
+    return jnp.sum(out[:, :T] * weights[None, None])
+
+  out_short = lstm.bilstm(params, x, lengths, merge_mode)
+  out_long = lstm.bilstm(params, x_long, lengths, merge_mode)
+  # Same values; a longer T changes the matmul blocking, hence float32 rounding only.
+  np.testing.assert_allclose(out_long[:, :T], out_short, rtol=1e-6, atol=1e-7)
+  np.testing.assert_array_equal(lstm.bilstm(params, x_noisy, lengths, merge_mode), out_short)
+  assert np.all(np.asarray(out_long)[:, T:] == 0.0)
+  g_short = jax.grad(loss)(params, x)
+  g_long = jax.grad(loss)(params, x_long)
+  jax.tree_util.tree_map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
+                         g_short, g_long)
+
+
+def test_directionality(key):
+  params = _params(key, 1, True, "none")
+  x, lengths = _random_batch(5)
+  lengths[:] = T
+
+  def half_at(direction, t):
+    return lambda x: jnp.sum(lstm.bilstm(params, x, lengths, "none")[direction][:, t])
+
+  for t in range(T):
+    g_fwd = np.asarray(jax.grad(half_at(0, t))(x))
+    g_bwd = np.asarray(jax.grad(half_at(1, t))(x))
+    assert np.all(g_fwd[:, t + 1:] == 0.0), f"forward output at {t} sees the future"
+    assert np.all(g_bwd[:, :t] == 0.0), f"backward output at {t} sees the past"
+    assert np.any(g_fwd[:, :t + 1] != 0.0) and np.any(g_bwd[:, t:] != 0.0)
+
+
+def test_forward_only_stack_is_causal(key):
+  # Stacked bidirectional layers mix directions (layer 2 reads layer 1's backward half), so
+  # causality holds for the whole stack only when every layer is forward-only.
+  params = _params(key, 3, False, "concat")
+  x, lengths = _random_batch(5)
+  for t in range(T):
+    g = np.asarray(jax.grad(lambda x: jnp.sum(lstm.bilstm(params, x, lengths)[:, t]))(x))
+    assert np.all(g[:, t + 1:] == 0.0), f"output at {t} sees the future"
+
+
+def test_backward_direction_respects_lengths(key):
+  """The backward half at a valid step never sees padding, however short the sequence."""
+  params = _params(key, 1, True, "none")
+  x, lengths = _random_batch(6)
+
+  def bwd_sum(x):
+    return jnp.sum(lstm.bilstm(params, x, lengths, "none")[1])
+
+  g = np.asarray(jax.grad(bwd_sum)(x))
+  pad = np.arange(T)[None, :] >= lengths[:, None]
+  assert np.all(g[pad] == 0.0)
+
+
+def test_batch_equals_vmapped_examples(key):
+  params = _params(key, 2, True, "concat")
+  x, lengths = _random_batch(7)
+  batched = lstm.bilstm(params, x, lengths)
+  per_example = jax.vmap(lambda xi, ni: lstm.bilstm(params, xi[None], ni[None])[0])(x, lengths)
+  np.testing.assert_allclose(batched, per_example, atol=1e-6)
+
+
+def test_dropout_between_layers(key):
+  params = _params(key, 2, True, "concat")
+  x, lengths = _random_batch(8)
+  plain = lstm.bilstm(params, x, lengths)
+  dropped = lstm.bilstm(params, x, lengths, dropout_rate=0.5, dropout_rng=key)
+  again = lstm.bilstm(params, x, lengths, dropout_rate=0.5, dropout_rng=key)
+  assert not np.allclose(plain, dropped)
+  np.testing.assert_array_equal(dropped, again)
+  with pytest.raises(ValueError, match="dropout_rng"):
+    lstm.bilstm(params, x, lengths, dropout_rate=0.5)
+
+
+def test_bfloat16_compute_close_to_float32(key):
+  params = _params(key, 2, True, "concat")
+  x, lengths = _random_batch(10)
+  full = lstm.bilstm(params, x, lengths)
+  half = lstm.bilstm(params, x, lengths, compute_dtype=jnp.bfloat16)
+  assert half.dtype == jnp.bfloat16
+  np.testing.assert_allclose(np.asarray(half, np.float32), full, atol=5e-2)
+
+
+@pytest.mark.parametrize("bad", [0, -3])
+def test_init_rejects_non_positive_sizes(key, bad):
+  with pytest.raises(ValueError, match="units must be a positive integer"):
+    lstm.init_params(key, D, bad)
