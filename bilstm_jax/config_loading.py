@@ -1,0 +1,78 @@
+"""Loads `path[:arg]` config files and applies dotted overrides with one clear error per mistake.
+
+`bilstm-train` checks its `--config.key=value` flags with this before absl parses them (so a
+misspelled key is one line naming the valid keys, not a traceback); sweeps use it to build
+each row's config.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+import ml_collections
+
+
+class ConfigError(ValueError):
+  """A bad config path, variant or key; the message says what is allowed."""
+
+
+def load_config(spec: str) -> ml_collections.ConfigDict:
+  """`configs/trec.py:smoke` -> the locked ConfigDict its get_config(arg) returns."""
+  path, _, arg = spec.partition(":")
+  if not os.path.isfile(path):
+    raise ConfigError(f"config file {path!r} does not exist")
+  root = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+  if root not in sys.path:
+    sys.path.insert(0, root)  # config files import configs.common
+  module_spec = importlib.util.spec_from_file_location(
+      "_config_" + os.path.basename(path)[:-3], path)
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
+  try:
+    config = module.get_config(arg or None)
+  except ValueError as err:
+    raise ConfigError(f"{spec}: {err}") from None
+  config.lock()
+  return config
+
+
+def check_key(config: ml_collections.ConfigDict, dotted: str) -> None:
+  """Raises ConfigError naming the valid keys where `dotted` leaves the config's tree."""
+  node, walked = config, []
+  for part in dotted.split("."):
+    if not isinstance(node, ml_collections.ConfigDict) or part not in node:
+      where = ".".join(walked) or "the top level"
+      valid = sorted(node.keys()) if isinstance(node, ml_collections.ConfigDict) else []
+      raise ConfigError(f"config key {dotted!r} does not exist; valid keys at {where}: "
+                        + ", ".join(valid))
+    node = node[part]
+    walked.append(part)
+
+
+def apply_overrides(config: ml_collections.ConfigDict, overrides: dict) -> None:
+  """Sets dotted keys (values already typed, e.g. from a sweep file) on a locked config."""
+  for dotted, value in overrides.items():
+    check_key(config, dotted)
+    *parents, leaf = dotted.split(".")
+    node = config
+    for part in parents:
+      node = node[part]
+    try:
+      node[leaf] = value
+    except (TypeError, ValueError) as err:
+      raise ConfigError(f"config key {dotted!r}: cannot set {value!r}: {err}") from None
+
+
+def override_keys(argv: list[str], flag: str = "config") -> tuple[str | None, list[str]]:
+  """The config spec and the dotted keys of `--config.key=value` flags in argv."""
+  spec, keys = None, []
+  for i, item in enumerate(argv):
+    if item.startswith(f"--{flag}="):
+      spec = item.split("=", 1)[1]
+    elif item == f"--{flag}" and i + 1 < len(argv):
+      spec = argv[i + 1]
+    elif item.startswith(f"--{flag}."):
+      keys.append(item[len(flag) + 3:].split("=", 1)[0])
+  return spec, keys

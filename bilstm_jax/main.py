@@ -1,0 +1,50 @@
+"""`bilstm-train`: flags -> config -> train.train_and_evaluate(config, workdir); nothing else."""
+
+import os
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from bilstm_jax import config_loading
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Task config file, e.g. configs/synthetic.py[:smoke]", lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory; the run resumes from it.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  if not flags.FLAGS["verbosity"].present:
+    # Orbax narrates every save at INFO; keep logs to our own lines unless asked.
+    logging.set_verbosity(logging.WARNING)
+  from bilstm_jax import train  # pylint: disable=import-outside-toplevel
+  try:
+    results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  except config_loading.ConfigError as err:
+    sys.exit(f"bilstm-train: error: {err}")
+  if results is not None:
+    print(f"results: {os.path.join(_WORKDIR.value, 'results.json')}")
+
+
+def run():
+  # Config files import `configs.common`; make the checkout root importable when the
+  # command runs from it (console scripts do not put the cwd on sys.path).
+  sys.path.insert(0, os.getcwd())
+  # Check the config file and every --config.key before absl parses them, so a mistake is
+  # one line naming the valid keys instead of a traceback from the flag parser.
+  spec, keys = config_loading.override_keys(sys.argv[1:])
+  if spec is not None:
+    try:
+      config = config_loading.load_config(spec)
+      for key in keys:
+        config_loading.check_key(config, key)
+    except config_loading.ConfigError as err:
+      sys.exit(f"bilstm-train: error: {err}")
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run()

@@ -1,0 +1,145 @@
+"""Flax linen modules over the pure core: encoder, classification and tagging heads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from bilstm_jax import lstm
+from bilstm_jax.config_loading import ConfigError
+
+POOLINGS = ("final", "mean", "max")
+
+
+def _as_array(merged):
+  """'none' gives a (fwd, bwd) pair; heads read it concatenated."""
+  return jnp.concatenate(merged, axis=-1) if isinstance(merged, tuple) else merged
+
+
+class BiLSTM(nn.Module):
+  """The core as a module: its params are exactly `lstm.init_params`'s pytree under 'lstm'."""
+  units: int
+  num_layers: int = 1
+  bidirectional: bool = True
+  merge_mode: str = "concat"
+  dropout_rate: float = 0.0
+  compute_dtype: Any = jnp.float32
+  unroll: int = 1
+
+  @nn.compact
+  def __call__(self, x_BxTxD, lengths_B, *, train: bool):
+    params = self.param(
+        "lstm", lambda key: lstm.init_params(key, x_BxTxD.shape[-1], self.units, self.num_layers,
+                                             bidirectional=self.bidirectional,
+                                             merge_mode=self.merge_mode))
+    use_dropout = train and self.dropout_rate > 0.0 and self.num_layers > 1
+    return lstm.bilstm(params, x_BxTxD, lengths_B, self.merge_mode,
+                       dropout_rate=self.dropout_rate if use_dropout else 0.0,
+                       dropout_rng=self.make_rng("dropout") if use_dropout else None,
+                       compute_dtype=self.compute_dtype, return_state=True, unroll=self.unroll)
+
+
+class Encoder(nn.Module):
+  """Token embedding (int inputs) or a linear projection of frames (float inputs), then BiLSTM."""
+  vocab_size: int | None
+  embed_dim: int
+  lstm: BiLSTM
+  input_dropout: float = 0.0
+
+  @nn.compact
+  def __call__(self, inputs, lengths_B, *, train: bool):
+    if self.vocab_size is not None:
+      x_BxTxE = nn.Embed(self.vocab_size, self.embed_dim, name="embed")(inputs)
+    else:
+      x_BxTxE = nn.Dense(self.embed_dim, name="project")(inputs)
+    x_BxTxE = nn.Dropout(self.input_dropout)(x_BxTxE, deterministic=not train)
+    return self.lstm(x_BxTxE, lengths_B, train=train)
+
+
+class Tagger(nn.Module):
+  """Per-token logits [B, T, C]."""
+  encoder: Encoder
+  num_classes: int
+  output_dropout: float = 0.0
+
+  @nn.compact
+  def __call__(self, inputs, lengths_B, *, train: bool = False):
+    outputs, _ = self.encoder(inputs, lengths_B, train=train)
+    y_BxTxF = nn.Dropout(self.output_dropout)(_as_array(outputs), deterministic=not train)
+    return nn.Dense(self.num_classes, name="head")(y_BxTxF)
+
+
+class Classifier(nn.Module):
+  """Sequence logits [B, C] from outputs pooled over valid steps."""
+  encoder: Encoder
+  num_classes: int
+  pooling: str = "final"
+  merge_mode: str = "concat"
+  output_dropout: float = 0.0
+
+  @nn.compact
+  def __call__(self, inputs, lengths_B, *, train: bool = False):
+    outputs, state = self.encoder(inputs, lengths_B, train=train)
+    pooled_BxF = pool(_as_array(outputs), state["h"][-1], lengths_B, self.pooling,
+                      self.merge_mode)
+    pooled_BxF = nn.Dropout(self.output_dropout)(pooled_BxF, deterministic=not train)
+    return nn.Dense(self.num_classes, name="head")(pooled_BxF)
+
+
+def pool(y_BxTxF, h_DirxBxH, lengths_B, pooling: str, merge_mode: str):
+  """'final': last states merged like the outputs (forward at the last valid step, backward at
+  the first token); 'mean' / 'max' over valid steps only (0 for an empty sequence)."""
+  valid_BxTx1 = (jnp.arange(y_BxTxF.shape[1])[None, :] < lengths_B[:, None])[:, :, None]
+  if pooling == "final":
+    if h_DirxBxH.shape[0] == 1:
+      return h_DirxBxH[0].astype(y_BxTxF.dtype)
+    return _as_array(lstm.resolve_merge(merge_mode)(h_DirxBxH[0], h_DirxBxH[1])).astype(
+        y_BxTxF.dtype)
+  if pooling == "mean":
+    total = jnp.sum(jnp.where(valid_BxTx1, y_BxTxF, 0), axis=1)
+    return total / jnp.maximum(lengths_B, 1)[:, None].astype(total.dtype)
+  if pooling == "max":
+    top = jnp.max(jnp.where(valid_BxTx1, y_BxTxF, -jnp.inf), axis=1)
+    return jnp.where((lengths_B > 0)[:, None], top, 0).astype(y_BxTxF.dtype)
+  raise ValueError(f"unknown pooling {pooling!r}; allowed: {', '.join(POOLINGS)}")
+
+
+def build_model(model_cfg, info: dict) -> nn.Module:
+  """The only place that reads config.model; `info` comes from the dataset."""
+  _check_model_config(model_cfg)
+  core = BiLSTM(units=model_cfg.units, num_layers=model_cfg.num_layers,
+                bidirectional=model_cfg.bidirectional, merge_mode=model_cfg.merge,
+                dropout_rate=model_cfg.dropout, compute_dtype=jnp.dtype(model_cfg.compute_dtype),
+                unroll=model_cfg.unroll)
+  encoder = Encoder(vocab_size=info["vocab_size"], embed_dim=model_cfg.embed_dim, lstm=core,
+                    input_dropout=model_cfg.input_dropout)
+  if info["task"] == "tagging":
+    return Tagger(encoder, info["num_classes"], output_dropout=model_cfg.output_dropout)
+  return Classifier(encoder, info["num_classes"], pooling=model_cfg.pooling,
+                    merge_mode=model_cfg.merge, output_dropout=model_cfg.output_dropout)
+
+
+def _check_model_config(model_cfg) -> None:
+  """One clear error per bad model field, naming the config key and what is allowed."""
+  for key in ("units", "num_layers", "embed_dim"):
+    value = model_cfg[key]
+    if not isinstance(value, int) or value <= 0:
+      raise ConfigError(f"config key model.{key} must be a positive integer, got {value!r}")
+  if model_cfg.merge not in lstm.MERGE_MODES:
+    raise ConfigError(f"config key model.merge: unknown merge mode {model_cfg.merge!r}; "
+                     f"allowed: {', '.join(lstm.MERGE_MODES)}")
+  if model_cfg.pooling not in POOLINGS:
+    raise ConfigError(f"config key model.pooling: unknown pooling {model_cfg.pooling!r}; "
+                     f"allowed: {', '.join(POOLINGS)}")
+  if model_cfg.cell != "lstm":
+    raise ConfigError(f"config key model.cell: unknown cell {model_cfg.cell!r}; allowed: lstm")
+  for key in ("dropout", "input_dropout", "output_dropout"):
+    if not 0.0 <= model_cfg[key] < 1.0:
+      raise ConfigError(f"config key model.{key} must be in [0, 1), got {model_cfg[key]!r}")
+  if model_cfg.compute_dtype not in ("float32", "bfloat16", "float16"):
+    raise ConfigError(f"config key model.compute_dtype: {model_cfg.compute_dtype!r}; allowed: "
+                     "float32, bfloat16, float16")
+  jax.numpy.dtype(model_cfg.compute_dtype)

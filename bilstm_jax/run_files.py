@@ -1,0 +1,82 @@
+"""The run directory's small files: config.json, results.json, and what identifies a run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from bilstm_jax.config_loading import ConfigError
+
+# Keys that may change between launches of the same run without changing its result.
+_RELAUNCH_SAFE_PREFIXES = ("wandb.",)
+
+
+def flat_config(config) -> dict:
+  """{'model.units': 64, ...} from a ConfigDict."""
+  flat = {}
+
+  def visit(prefix, node):
+    for key, value in node.items():
+      if hasattr(value, "items"):
+        visit(f"{prefix}{key}.", value)
+      else:
+        flat[prefix + key] = list(value) if isinstance(value, tuple) else value
+
+  visit("", config)
+  return flat
+
+
+def atomic_write_json(path: str, obj) -> None:
+  """Write to a temporary file then rename, so a kill never leaves a half-written file."""
+  tmp = f"{path}.tmp.{os.getpid()}"
+  with open(tmp, "w") as f:
+    json.dump(obj, f, indent=2, sort_keys=True)
+    f.write("\n")
+    f.flush()
+    os.fsync(f.fileno())
+  os.replace(tmp, path)
+
+
+def write_or_check_config(workdir: str, config) -> None:
+  """Writes config.json, or checks a relaunch uses the same config as the run in workdir."""
+  path = os.path.join(workdir, "config.json")
+  current = flat_config(config)
+  if os.path.exists(path):
+    with open(path) as f:
+      saved = json.load(f)
+    changed = sorted(k for k in set(saved) | set(current)
+                     if saved.get(k) != current.get(k)
+                     and not k.startswith(_RELAUNCH_SAFE_PREFIXES))
+    if changed:
+      details = "; ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in changed)
+      raise ConfigError(f"{path} holds a run with a different config ({details}); use a new "
+                       "--workdir, or the original config to resume it")
+  atomic_write_json(path, current)
+
+
+def read_results(workdir: str) -> dict | None:
+  path = os.path.join(workdir, "results.json")
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def write_results(workdir: str, results: dict) -> None:
+  atomic_write_json(os.path.join(workdir, "results.json"), results)
+
+
+def provenance() -> dict:
+  """Git commit of the code, the command line and SLURM ids, for results.json and W&B."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  try:
+    commit = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True,
+                            text=True, timeout=10, check=True).stdout.strip()
+  except (OSError, subprocess.SubprocessError):
+    commit = "unknown"
+  slurm = {k: v for k, v in os.environ.items()
+           if k in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID",
+                    "SLURM_RESTART_COUNT", "SLURM_JOB_NODELIST")}
+  return {"git_commit": commit, "command": " ".join(sys.argv), "slurm": slurm}

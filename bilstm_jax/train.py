@@ -1,0 +1,251 @@
+"""Training: create_train_state, train_step, eval_step, and train_and_evaluate."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax.training import train_state
+
+from bilstm_jax import checkpoint, data, metrics, models, run_files, writer
+from bilstm_jax.config_loading import ConfigError
+
+TrainState = train_state.TrainState
+
+
+def make_optimizer(optim_cfg, schedule_cfg, total_steps: int):
+  """optax: clip by global norm, then AdamW/Adam/SGD on a warm-up + cosine/constant schedule."""
+  warmup = min(schedule_cfg.warmup_steps, total_steps)
+  peak = optim_cfg.learning_rate
+  if schedule_cfg.name == "cosine":
+    schedule = optax.warmup_cosine_decay_schedule(
+        0.0, peak, warmup_steps=warmup, decay_steps=max(total_steps, warmup + 1),
+        end_value=peak * schedule_cfg.final_lr_fraction)
+  elif schedule_cfg.name == "constant":
+    schedule = optax.join_schedules(
+        [optax.linear_schedule(0.0, peak, warmup), optax.constant_schedule(peak)], [warmup])
+  else:
+    raise ConfigError(f"config key schedule.name: {schedule_cfg.name!r}; allowed: cosine, constant")
+  if optim_cfg.name == "adamw":
+    opt = optax.adamw(schedule, b1=optim_cfg.b1, b2=optim_cfg.b2,
+                      weight_decay=optim_cfg.weight_decay)
+  elif optim_cfg.name == "adam":
+    opt = optax.adam(schedule, b1=optim_cfg.b1, b2=optim_cfg.b2)
+  elif optim_cfg.name == "sgd":
+    opt = optax.sgd(schedule, momentum=optim_cfg.b1)
+  else:
+    raise ConfigError(f"config key optim.name: {optim_cfg.name!r}; allowed: adamw, adam, sgd")
+  chain = [optax.clip_by_global_norm(optim_cfg.grad_clip_norm)] if optim_cfg.grad_clip_norm else []
+  return optax.chain(*chain, opt), schedule
+
+
+def create_train_state(model, tx, rng, batch) -> TrainState:
+  variables = model.init({"params": rng}, batch["inputs"], batch["lengths"], train=False)
+  return TrainState.create(apply_fn=model.apply, params=variables["params"], tx=tx)
+
+
+def train_step(state: TrainState, batch, rng, schedule):
+  """One optimizer step; returns the new state and scalar metrics (loss, grad norm, lr)."""
+  dropout_rng = jax.random.fold_in(rng, state.step)
+
+  def loss_fn(params):
+    logits = state.apply_fn({"params": params}, batch["inputs"], batch["lengths"], train=True,
+                            rngs={"dropout": dropout_rng})
+    return metrics.loss_and_sums(logits, batch)
+
+  (loss, sums), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  new_state = state.apply_gradients(grads=grads)
+  return new_state, {
+      "train/loss": loss,
+      "train/accuracy": sums["correct_sum"] / jnp.maximum(sums["count"], 1.0),
+      "train/grad_norm": optax.global_norm(grads),
+      "train/learning_rate": schedule(state.step),
+      "train/tokens": jnp.sum(batch["lengths"]),
+  }
+
+
+def eval_step(apply_fn, params, batch):
+  logits = apply_fn({"params": params}, batch["inputs"], batch["lengths"], train=False)
+  return metrics.loss_and_sums(logits, batch)[1]
+
+
+def evaluate(eval_fn, params, dataset, batch_size: int, split: str) -> dict[str, float]:
+  """Sums over every example of `dataset` (none dropped, padding rows masked), then means."""
+  totals = None
+  for batch in data.batching.eval_batches(dataset, batch_size):
+    sums = eval_fn(params, batch)
+    totals = sums if totals is None else jax.tree_util.tree_map(jnp.add, totals, sums)
+  return metrics.summarize(jax.device_get(totals), split)
+
+
+def params_sha256(params) -> str:
+  """Fingerprint of the parameters' bytes, in a fixed leaf order with paths, dtypes and shapes."""
+  digest = hashlib.sha256()
+  leaves = jax.tree_util.tree_flatten_with_path(jax.device_get(params))[0]
+  for path, leaf in sorted(leaves, key=lambda kv: jax.tree_util.keystr(kv[0])):
+    leaf = np.ascontiguousarray(leaf)
+    digest.update(f"{jax.tree_util.keystr(path)}:{leaf.dtype}:{leaf.shape};".encode())
+    digest.update(leaf.tobytes())
+  return digest.hexdigest()
+
+
+def _check_loop_config(config) -> None:
+  for key in ("total_steps", "batch_size", "eval_batch_size", "log_every_steps",
+              "eval_every_steps", "ckpt_every_steps"):
+    if not isinstance(config[key], int) or config[key] <= 0:
+      raise ConfigError(f"config key {key} must be a positive integer, got {config[key]!r}")
+
+
+def _say(message: str) -> None:
+  """Status lines for logs (SLURM .out files): why a run resumed, stopped or did nothing."""
+  if jax.process_index() == 0:
+    print(message, flush=True)
+
+
+def _first_nonfinite(window) -> tuple[int, str] | None:
+  for step, step_metrics in window:
+    for name in ("train/loss", "train/grad_norm"):
+      if not np.isfinite(step_metrics[name]):
+        return step, name
+  return None
+
+
+def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] | None = None):
+  """Trains (resuming from workdir if it holds a checkpoint) and writes results.json.
+
+  `should_stop` is polled at every step boundary (preemption, a test's early stop): when it
+  returns True the run saves a checkpoint and returns None; relaunching continues it.
+  Returns the results dict once the run is complete.
+  """
+  # --- Setup: a finished run does nothing -----------------------------------------------
+  is_main = jax.process_index() == 0
+  done = run_files.read_results(workdir)
+  if done is not None:
+    _say(f"{workdir} is complete (results.json); nothing to do")
+    return done
+  _check_loop_config(config)
+
+  # --- Data -------------------------------------------------------------------------------
+  splits, info = data.get_datasets(config.data)
+  stream = data.batching.TrainStream(splits["train"], config.batch_size, config.seed)
+
+  # --- Model and state (every config mistake surfaces before the run dir is touched) --------
+  model = models.build_model(config.model, info)
+  tx, schedule = make_optimizer(config.optim, config.schedule, config.total_steps)
+  os.makedirs(workdir, exist_ok=True)
+  if is_main:
+    run_files.write_or_check_config(workdir, config)
+  rng = jax.random.PRNGKey(config.seed)
+  init_rng, dropout_rng = jax.random.split(rng)
+  state = create_train_state(model, tx, init_rng, stream.batch(0))
+  p_train_step = jax.jit(lambda s, b, r: train_step(s, b, r, schedule), donate_argnums=0)
+  p_eval_step = jax.jit(lambda p, b: eval_step(model.apply, p, b))
+
+  # --- Restore ----------------------------------------------------------------------------
+  ckpts = checkpoint.Checkpoints(workdir)
+  meta = {"best_metric": None, "best_step": None, "train_time_s": 0.0, "train_tokens": 0}
+  restored = ckpts.restore_latest(state)
+  if restored is not None:
+    state, meta = restored
+    _say(f"resumed {workdir} from step {int(state.step)}")
+  start_step = int(state.step)
+
+  flat = run_files.flat_config(config)
+  wandb_run = writer.init_wandb(config.wandb, {**flat, **run_files.provenance()}, workdir,
+                                os.path.basename(os.path.abspath(workdir))) if is_main else None
+  out = writer.MetricWriter(workdir, config.total_steps, start_step, wandb_run, enabled=is_main)
+  out.drop_after(start_step)
+
+  def save_latest(step):
+    position = stream.position(step)
+    ckpts.save_latest(step, state, {**meta, "epoch": position[0], "batch_index": position[1]})
+
+  # --- Train loop -------------------------------------------------------------------------
+  window = []  # (step, device metrics) since the last host check
+  segment_start = time.time()
+  segment_tokens = 0
+  for step in range(start_step, config.total_steps):
+    if should_stop is not None and should_stop():
+      meta["train_time_s"] += time.time() - segment_start
+      meta["train_tokens"] += segment_tokens
+      save_latest(step)
+      out.close()
+      ckpts.close()
+      _say(f"stopped at step {step}; relaunch the same command to continue")
+      return None
+    batch = stream.batch(step)
+    state, step_metrics = p_train_step(state, batch, dropout_rng)
+    segment_tokens += int(batch["lengths"].sum())
+    window.append((step + 1, step_metrics))
+    done_steps = step + 1
+    is_last = done_steps == config.total_steps
+    log_now = done_steps % config.log_every_steps == 0 or is_last
+    eval_now = done_steps % config.eval_every_steps == 0 or is_last
+    ckpt_now = done_steps % config.ckpt_every_steps == 0 or is_last
+    out.advance(done_steps)
+    if not (log_now or eval_now or ckpt_now):
+      continue
+    # Host check before anything is written: a non-finite step never reaches a checkpoint.
+    window = jax.device_get(window)
+    bad = _first_nonfinite(window)
+    if bad is not None:
+      raise FloatingPointError(
+          f"non-finite {bad[1]} at step {bad[0]} (checked steps {window[0][0]}-{window[-1][0]}); "
+          "the run stops here and its checkpoints stay at the last finite step")
+    elapsed = meta["train_time_s"] + time.time() - segment_start
+    tokens = meta["train_tokens"] + segment_tokens
+    record = {}
+    if log_now:
+      record.update({k: float(v) for k, v in window[-1][1].items() if k != "train/tokens"})
+      record["perf/tokens_per_s"] = tokens / max(elapsed, 1e-9)
+    window = []
+    if eval_now:
+      record.update(evaluate(p_eval_step, state.params, splits["val"], config.eval_batch_size,
+                             "val"))
+      if config.eval_metric not in record:
+        raise ConfigError(f"config key eval_metric: {config.eval_metric!r} is not computed; "
+                         f"allowed: {', '.join(k for k in record if k.startswith('val/'))}")
+      value = record[config.eval_metric]
+      if meta["best_metric"] is None or value > meta["best_metric"]:
+        meta["best_metric"], meta["best_step"] = value, done_steps
+        ckpts.save_best(done_steps, state, dict(meta))
+    if record:
+      out.write(done_steps, record)
+    if ckpt_now:
+      meta["train_time_s"] = elapsed
+      meta["train_tokens"] = tokens
+      segment_start, segment_tokens = time.time(), 0
+      save_latest(done_steps)
+  out.close()
+
+  # --- Final evaluation at the best checkpoint --------------------------------------------
+  best_state, best_meta = ckpts.restore_best(state)
+  final = {}
+  for split in ("val", "test"):
+    final.update(evaluate(p_eval_step, best_state.params, splits[split], config.eval_batch_size,
+                          split))
+  results = {
+      "best_step": best_meta["best_step"],
+      "best_metric": config.eval_metric,
+      "best_value": best_meta["best_metric"],
+      **final,
+      "final_step": int(state.step),
+      "wall_time_s": meta["train_time_s"],
+      "train_tokens_per_s": meta["train_tokens"] / max(meta["train_time_s"], 1e-9),
+      "params_sha256": params_sha256(state.params),
+      **run_files.provenance(),
+  }
+  if is_main:
+    out.write(int(state.step), {f"best/{k}": v for k, v in final.items()})
+    run_files.write_results(workdir, results)
+    if wandb_run is not None:
+      wandb_run.summary.update({k: v for k, v in results.items() if not isinstance(v, dict)})
+      wandb_run.finish()
+  ckpts.close()
+  return results

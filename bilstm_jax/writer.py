@@ -1,0 +1,109 @@
+"""Run outputs: metrics.jsonl, stdout (a progress bar on a terminal, plain lines otherwise), W&B."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+from bilstm_jax.config_loading import ConfigError
+
+WANDB_MODES = ("auto", "online", "offline", "disabled")
+
+
+def wandb_mode(requested: str) -> str:
+  """'auto' is online when an API key is configured (env or netrc), offline otherwise."""
+  if requested not in WANDB_MODES:
+    raise ConfigError(f"config key wandb.mode: {requested!r}; allowed: {', '.join(WANDB_MODES)}")
+  if requested != "auto":
+    return requested
+  import wandb  # pylint: disable=import-outside-toplevel
+  return "online" if wandb.login(prompt=False, verify=False) else "offline"
+
+
+def init_wandb(wandb_cfg, flat_config: dict, workdir: str, run_name: str):
+  """A W&B run whose files live under workdir/wandb; resumes the same run id after a restart.
+
+  Returns None when disabled. Online failures (no network, bad key) fall back to offline
+  with one warning: tracking must never stop training.
+  """
+  mode = wandb_mode(wandb_cfg.mode)
+  if mode == "disabled":
+    return None
+  import wandb  # pylint: disable=import-outside-toplevel
+  id_path = os.path.join(workdir, "wandb_id.txt")
+  if os.path.exists(id_path):
+    with open(id_path) as f:
+      run_id = f.read().strip()
+  else:
+    run_id = wandb.util.generate_id()
+    with open(id_path, "w") as f:
+      f.write(run_id)
+  kwargs = dict(project=wandb_cfg.project, entity=wandb_cfg.entity, group=wandb_cfg.group,
+                name=wandb_cfg.name or run_name, tags=list(wandb_cfg.tags), config=flat_config,
+                dir=workdir, id=run_id, resume="allow")
+  try:
+    return wandb.init(mode=mode, **kwargs)
+  except Exception as err:  # pylint: disable=broad-except
+    if mode != "online":
+      raise
+    logging.warning("W&B online init failed (%s); logging offline under %s instead "
+                    "(upload later with `wandb sync`)", type(err).__name__, workdir)
+    return wandb.init(mode="offline", **kwargs)
+
+
+class MetricWriter:
+  """Appends one JSON object per log step to metrics.jsonl and mirrors it to stdout and W&B."""
+
+  def __init__(self, workdir: str, total_steps: int, start_step: int, wandb_run=None,
+               enabled: bool = True):
+    self.path = os.path.join(workdir, "metrics.jsonl")
+    self.wandb_run = wandb_run
+    self.enabled = enabled
+    self.bar = None
+    if enabled and sys.stdout.isatty():
+      from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+      self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True)
+
+  def drop_after(self, step: int) -> None:
+    """On resume, forget lines past the restored step: they will be written again, identically."""
+    if not self.enabled or not os.path.exists(self.path):
+      return
+    with open(self.path) as f:
+      lines = [line for line in f if line.strip() and json.loads(line)["step"] <= step]
+    tmp = self.path + ".tmp"
+    with open(tmp, "w") as f:
+      f.writelines(lines)
+    os.replace(tmp, self.path)
+
+  def write(self, step: int, metrics: dict[str, Any]) -> None:
+    if not self.enabled:
+      return
+    record = {"step": int(step), **{k: _plain(v) for k, v in metrics.items()}}
+    with open(self.path, "a") as f:
+      f.write(json.dumps(record) + "\n")
+    if self.wandb_run is not None:
+      self.wandb_run.log(metrics, step=int(step))
+    text = " ".join(f"{k}={_fmt(v)}" for k, v in record.items() if k != "step")
+    if self.bar is not None:
+      self.bar.write(f"step {step}: {text}")
+    else:
+      print(f"step {step}: {text}", flush=True)
+
+  def advance(self, step: int) -> None:
+    if self.bar is not None:
+      self.bar.update(step - self.bar.n)
+
+  def close(self) -> None:
+    if self.bar is not None:
+      self.bar.close()
+
+
+def _plain(value):
+  return value.item() if hasattr(value, "item") else value
+
+
+def _fmt(value) -> str:
+  return f"{value:.4g}" if isinstance(value, float) else str(value)
