@@ -32,6 +32,8 @@ def from_torch(state_dict: Mapping[str, np.ndarray]) -> dict:
           "(proj_size > 0 is not supported)")
     kind, layer, reverse = match.groups()
     groups.setdefault((int(layer), 1 if reverse else 0), {})[kind] = np.asarray(value)
+  if not groups:
+    raise ValueError("the nn.LSTM state_dict is empty")
   num_layers = 1 + max(layer for layer, _ in groups)
   num_dirs = 1 + max(direction for _, direction in groups)
   layers = []
@@ -43,7 +45,14 @@ def from_torch(state_dict: Mapping[str, np.ndarray]) -> dict:
       for kind in ("weight_ih", "weight_hh"):
         if kind not in tensors:
           raise ValueError(f"state_dict is missing {kind + suffix!r}")
-      gates = tensors["weight_hh"].shape[0]
+      gates, hidden = tensors["weight_hh"].shape
+      if gates != 4 * hidden or tensors["weight_ih"].shape[0] != gates:
+        raise ValueError(
+            f"layer {layer}{' reverse' if direction else ''}: expected weight_ih [4H, D] and "
+            f"weight_hh [4H, H], got {tensors['weight_ih'].shape} and {tensors['weight_hh'].shape}")
+      if ("bias_ih" in tensors) != ("bias_hh" in tensors):
+        raise ValueError(f"state_dict has only one of bias_ih{suffix!s} and bias_hh{suffix!s}; "
+                         "nn.LSTM has both (bias=True) or neither (bias=False)")
       w_ih.append(tensors["weight_ih"].T)
       w_hh.append(tensors["weight_hh"].T)
       b.append(tensors.get("bias_ih", np.zeros(gates, tensors["weight_hh"].dtype))
@@ -96,6 +105,9 @@ def from_keras(weights: Sequence[np.ndarray]) -> dict:
         raise ValueError(
             "Keras LSTM weights must be kernel [D, 4H], recurrent_kernel [H, 4H], bias [4H]; got "
             f"{kernel.shape}, {recurrent.shape}, {bias.shape}")
+    if len(directions) == 2 and directions[0][1].shape != directions[1][1].shape:
+      raise ValueError("forward and backward Keras LSTMs must have the same units, got "
+                       f"recurrent kernels {directions[0][1].shape} and {directions[1][1].shape}")
     layers.append({
         "w_ih": np.stack([d[0] for d in directions]),
         "w_hh": np.stack([d[1] for d in directions]),

@@ -64,7 +64,7 @@ def train_step(state: TrainState, batch, rng, schedule):
   return new_state, {
       "train/loss": loss,
       "train/accuracy": sums["correct_sum"] / jnp.maximum(sums["count"], 1.0),
-      "train/grad_norm": optax.global_norm(grads),
+      "train/grad_norm": optax.tree.norm(grads),
       "train/learning_rate": schedule(state.step),
       "train/tokens": jnp.sum(batch["lengths"]),
   }
@@ -242,7 +242,8 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
       **run_files.provenance(),
   }
   if is_main:
-    out.write(int(state.step), {f"best/{k}": v for k, v in final.items()})
+    _say("at the best checkpoint (step %s): " % best_meta["best_step"]
+         + " ".join(f"{k}={v:.4g}" for k, v in final.items()))
     run_files.write_results(workdir, results)
     if wandb_run is not None:
       wandb_run.summary.update({k: v for k, v in results.items() if not isinstance(v, dict)})

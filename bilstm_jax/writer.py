@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+import uuid
 from typing import Any
 
 from bilstm_jax.config_loading import ConfigError
@@ -38,7 +39,7 @@ def init_wandb(wandb_cfg, flat_config: dict, workdir: str, run_name: str):
     with open(id_path) as f:
       run_id = f.read().strip()
   else:
-    run_id = wandb.util.generate_id()
+    run_id = uuid.uuid4().hex[:12]
     with open(id_path, "w") as f:
       f.write(run_id)
   kwargs = dict(project=wandb_cfg.project, entity=wandb_cfg.entity, group=wandb_cfg.group,

@@ -198,3 +198,15 @@ def test_from_keras_wrong_shapes(index, shape):
   with pytest.raises(ValueError, match=r"Keras LSTM weights must be kernel \[D, 4H\], "
                      r"recurrent_kernel \[H, 4H\], bias \[4H\]"):
     interop.from_keras(weights)
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda sd: {}, r"state_dict is empty"),
+    (lambda sd: {k: v for k, v in sd.items() if k != "bias_hh_l0"},
+     r"only one of bias_ih_l0 and bias_hh_l0"),
+    (lambda sd: {**sd, "weight_hh_l0": sd["weight_hh_l0"][:, :-1]}, r"expected weight_ih \[4H, D\]"),
+])
+def test_from_torch_rejects_inconsistent_state_dicts(mutate, message):
+  sd = interop.to_torch(_params(3, 1, True))
+  with pytest.raises(ValueError, match=message):
+    interop.from_torch(mutate(sd))

@@ -1,0 +1,27 @@
+# The two commands: `make demo` and `make test`. Both create .venv on first use and are safe to
+# re-run: the install step re-runs only when pyproject.toml changes.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install clean-runs
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) experiments/demo.py --workdir runs/demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+clean-runs:
+	rm -rf runs/demo

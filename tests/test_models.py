@@ -1,0 +1,92 @@
+"""Flax modules: shapes for every merge mode and pooling, masked pooling, config errors."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bilstm_jax import lstm, models
+from bilstm_jax.config_loading import ConfigError
+from configs import common
+
+B, T = 3, 6
+
+
+def _model_cfg(**changes):
+  cfg = common.base_config().model
+  cfg.embed_dim, cfg.units = 5, 4
+  for k, v in changes.items():
+    cfg[k] = v
+  return cfg
+
+
+def _inputs(vocab=True):
+  rng = np.random.default_rng(0)
+  lengths = np.array([T, 2, 0], np.int32)
+  if vocab:
+    return rng.integers(1, 9, size=(B, T)).astype(np.int32), lengths
+  return rng.normal(size=(B, T, 7)).astype(np.float32), lengths
+
+
+@pytest.mark.parametrize("merge", lstm.MERGE_MODES)
+@pytest.mark.parametrize("task", ["tagging", "classification"])
+def test_shapes_for_every_merge_mode(key, merge, task):
+  info = {"task": task, "vocab_size": 10, "num_classes": 3}
+  model = models.build_model(_model_cfg(merge=merge, num_layers=2), info)
+  inputs, lengths = _inputs()
+  params = model.init(key, inputs, lengths)["params"]
+  logits = model.apply({"params": params}, inputs, lengths)
+  assert logits.shape == ((B, T, 3) if task == "tagging" else (B, 3))
+  assert logits.dtype == jnp.float32
+  assert np.all(np.isfinite(logits))
+
+
+@pytest.mark.parametrize("pooling", models.POOLINGS)
+def test_classifier_on_frames_with_each_pooling(key, pooling):
+  info = {"task": "classification", "vocab_size": None, "num_classes": 4}
+  model = models.build_model(_model_cfg(pooling=pooling, dropout=0.3, num_layers=2,
+                                        output_dropout=0.2), info)
+  frames, lengths = _inputs(vocab=False)
+  params = model.init(key, frames, lengths)["params"]
+  out = model.apply({"params": params}, frames, lengths, train=True, rngs={"dropout": key})
+  assert out.shape == (B, 4) and np.all(np.isfinite(out))
+
+
+def test_pooling_reads_valid_steps_only():
+  y = jnp.asarray(np.random.default_rng(1).normal(size=(B, T, 2)), jnp.float32)
+  lengths = jnp.array([T, 2, 0])
+  h = jnp.ones((2, B, 2))
+  mean = models.pool(y, h, lengths, "mean", "concat")
+  top = models.pool(y, h, lengths, "max", "concat")
+  np.testing.assert_allclose(mean[1], y[1, :2].mean(0), rtol=1e-6)
+  np.testing.assert_allclose(top[1], y[1, :2].max(0), rtol=1e-6)
+  np.testing.assert_array_equal(mean[2], 0.0)
+  np.testing.assert_array_equal(top[2], 0.0)
+  assert models.pool(y, h, lengths, "final", "sum").shape == (B, 2)
+  assert models.pool(y, h, lengths, "final", "concat").shape == (B, 4)
+
+
+@pytest.mark.parametrize("key_name, value, message", [
+    ("merge", "avg", r"model.merge: unknown merge mode 'avg'; allowed: concat, sum, mul, ave"),
+    ("units", 0, r"model.units must be a positive integer"),
+    ("num_layers", -1, r"model.num_layers must be a positive integer"),
+    ("cell", "gru", r"model.cell: unknown cell 'gru'; allowed: lstm"),
+    ("pooling", "attn", r"model.pooling: unknown pooling 'attn'; allowed: final, mean, max"),
+])
+def test_bad_model_config_is_one_clear_error(key_name, value, message):
+  with pytest.raises(ConfigError, match=message):
+    models.build_model(_model_cfg(**{key_name: value}),
+                       {"task": "tagging", "vocab_size": 5, "num_classes": 2})
+
+
+def test_params_hold_the_core_layout(key):
+  model = models.build_model(_model_cfg(num_layers=2, merge="sum"),
+                             {"task": "tagging", "vocab_size": 10, "num_classes": 3})
+  inputs, lengths = _inputs()
+  params = model.init(key, inputs, lengths)["params"]
+  core = params["encoder"]["lstm"]["lstm"]
+  shapes = jax.tree_util.tree_map(lambda a: a.shape, core)
+  assert shapes == {"layers": [
+      {"w_ih": (2, 5, 16), "w_hh": (2, 4, 16), "b": (2, 16)},
+      {"w_ih": (2, 4, 16), "w_hh": (2, 4, 16), "b": (2, 16)},
+  ]}

@@ -1,0 +1,139 @@
+"""Trainer: every parameter moves, exact resume, run files, divergence, eval sums, W&B files."""
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bilstm_jax import data, metrics, models, train
+from bilstm_jax.config_loading import ConfigError, load_config
+
+CONFIG = os.path.join(os.path.dirname(__file__), os.pardir, "configs", "synthetic.py")
+
+
+def _smoke_config(**changes):
+  config = load_config(CONFIG + ":smoke")
+  config.wandb.mode = "disabled"
+  for dotted, value in changes.items():
+    node = config
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+      node = node[part]
+    node[leaf] = value
+  return config
+
+
+def test_train_step_changes_every_parameter():
+  config = _smoke_config(**{"model.num_layers": 2})
+  splits, info = data.get_datasets(config.data)
+  stream = data.batching.TrainStream(splits["train"], config.batch_size, config.seed)
+  model = models.build_model(config.model, info)
+  tx, schedule = train.make_optimizer(config.optim, config.schedule, config.total_steps)
+  state = train.create_train_state(model, tx, jax.random.PRNGKey(0), stream.batch(0))
+  before = jax.device_get(state.params)
+  step = jax.jit(lambda s, b, r: train.train_step(s, b, r, schedule))
+  # The schedule's first learning rate is 0 (warm-up), so take two steps.
+  for i in range(2):
+    state, step_metrics = step(state, stream.batch(i), jax.random.PRNGKey(1))
+  after = jax.device_get(state.params)
+  unchanged = [jax.tree_util.keystr(path) for path, (a, b) in zip(
+      jax.tree_util.tree_flatten_with_path(before)[0],
+      zip(jax.tree_util.tree_leaves(before), jax.tree_util.tree_leaves(after)))
+      if np.array_equal(a, b)]
+  assert not unchanged, f"parameters that did not move: {unchanged}"
+  assert all(np.isfinite(float(v)) for v in step_metrics.values())
+
+
+def test_stop_and_resume_equals_uninterrupted_run(tmp_path):
+  config = _smoke_config()
+  full = train.train_and_evaluate(config, str(tmp_path / "full"))
+
+  calls = []
+
+  def stop_after_two_steps():
+    calls.append(1)
+    return len(calls) > 2  # polled before each step: steps 0 and 1 run, then stop
+
+  workdir = str(tmp_path / "resumed")
+  assert train.train_and_evaluate(config, workdir, should_stop=stop_after_two_steps) is None
+  assert not os.path.exists(os.path.join(workdir, "results.json"))
+  resumed = train.train_and_evaluate(config, workdir)
+  assert resumed["params_sha256"] == full["params_sha256"]
+  assert resumed["test/accuracy"] == full["test/accuracy"]
+  assert resumed["best_step"] == full["best_step"]
+
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    records = [json.loads(line) for line in f]
+  steps = [r["step"] for r in records]
+  assert steps == sorted(steps) and len(steps) == len(set(steps))
+  assert all(k == "step" or "/" in k for r in records for k in r)
+  with open(os.path.join(str(tmp_path / "full"), "metrics.jsonl")) as f:
+    assert len(f.readlines()) == len(records)
+
+  # A finished run relaunched does nothing and returns the same results.
+  assert train.train_and_evaluate(config, workdir) == resumed
+
+
+def test_run_files(tmp_path):
+  config = _smoke_config()
+  results = train.train_and_evaluate(config, str(tmp_path))
+  for key in ("best_step", "best_value", "val/accuracy", "test/accuracy", "test/loss",
+              "wall_time_s", "train_tokens_per_s", "params_sha256", "git_commit"):
+    assert key in results, key
+  with open(tmp_path / "config.json") as f:
+    assert json.load(f)["model.units"] == config.model.units
+  with open(tmp_path / "results.json") as f:
+    assert json.load(f) == results
+  assert len(results["params_sha256"]) == 64
+
+
+def test_relaunch_with_other_config_is_refused(tmp_path):
+  calls = []
+  train.train_and_evaluate(_smoke_config(), str(tmp_path),
+                           should_stop=lambda: calls.append(1) or len(calls) > 1)
+  with pytest.raises(ConfigError, match=r"model.units: 8 -> 16"):
+    train.train_and_evaluate(_smoke_config(**{"model.units": 16}), str(tmp_path))
+
+
+def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+  config = _smoke_config(**{"total_steps": 8, "optim.learning_rate": float("inf"),
+                            "optim.grad_clip_norm": 0.0, "optim.name": "sgd"})
+  with pytest.raises(FloatingPointError, match=r"non-finite train/(loss|grad_norm) at step \d+"):
+    train.train_and_evaluate(config, str(tmp_path))
+  latest = tmp_path / "checkpoints" / "latest"
+  saved = sorted(int(p) for p in os.listdir(latest) if p.isdigit()) if latest.exists() else []
+  assert not (tmp_path / "results.json").exists()
+  for step in saved:  # whatever was saved holds finite parameters
+    restored = train.checkpoint.Checkpoints(str(tmp_path))
+    state = restored.latest.restore(step)["state"]
+    assert all(np.all(np.isfinite(x)) for x in jax.tree_util.tree_leaves(state["params"]))
+    restored.close()
+
+
+def test_eval_sums_respect_masks():
+  logits = jnp.array([[[2.0, 0.0], [0.0, 2.0], [5.0, 0.0]],
+                      [[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]])
+  batch = {"labels": jnp.array([[0, 0, 1], [1, 1, 1]]), "lengths": jnp.array([2, 3]),
+           "mask": jnp.array([1.0, 0.0])}  # row 1 is an eval padding row
+  _, sums = metrics.loss_and_sums(logits, batch)
+  lse = np.log(np.exp(2.0) + 1.0)
+  assert float(sums["count"]) == 2.0
+  assert float(sums["correct_sum"]) == 1.0
+  np.testing.assert_allclose(float(sums["loss_sum"]), (lse - 2.0) + lse, rtol=1e-6)
+
+
+def test_wandb_offline_writes_run_files(tmp_path):
+  pytest.importorskip("wandb")
+  config = _smoke_config(**{"wandb.mode": "offline"})
+  os.environ.pop("WANDB_MODE", None)
+  try:
+    train.train_and_evaluate(config, str(tmp_path))
+  finally:
+    os.environ["WANDB_MODE"] = "disabled"
+  runs = [p for p in os.listdir(tmp_path / "wandb") if p.startswith("offline-run-")]
+  assert len(runs) == 1
+  files = os.listdir(tmp_path / "wandb" / runs[0])
+  assert any(name.endswith(".wandb") for name in files)
