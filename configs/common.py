@@ -8,8 +8,45 @@ def base_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
 
   config.data = ml_collections.ConfigDict()
-  config.data.name = "synthetic"
+  config.data.name = "synthetic"  # synthetic | text | speech
+  config.data.task = "tagging"  # classification | tagging (text); speech is classification
+  # Where examples come from: a local folder read by a TFDS builder for `format`, or, when
+  # source_dir is None, the TFDS catalog dataset `tfds_name` (downloaded once into tfds_data_dir).
   config.data.source_dir = ml_collections.FieldReference(None, field_type=str)
+  config.data.format = ml_collections.FieldReference(None, field_type=str)
+  # formats: conllu | conll | label_sentence | trec | polarity | audio_folder
+  config.data.tfds_name = ml_collections.FieldReference(None, field_type=str)
+  config.data.tfds_data_dir = ml_collections.FieldReference(None, field_type=str)
+  config.data.cache_dir = ml_collections.FieldReference(None, field_type=str)  # None: ~/.cache/bilstm_jax
+  config.data.text_field = "text"  # TFDS feature holding the sentence (or token list)
+  config.data.label_field = "label"  # TFDS feature / column holding the label(s)
+  config.data.label_column = "upos"  # conllu: upos | xpos; conll: a column index, e.g. "-1"
+  config.data.unseen_label = "error"  # a dev/test label unseen in train: error | oov
+  config.data.val_fraction = 0.1  # carved from train when a dataset has no validation split
+  config.data.num_folds = 10  # polarity pairs: deterministic k-fold cross-validation
+  config.data.fold = 0
+  # Text processing; the vocabulary comes from the training split only.
+  config.data.lowercase = True
+  config.data.min_count = 1
+  config.data.max_vocab = 50000
+  config.data.word_dropout = 0.0  # training only: tokens replaced by OOV with this probability
+  config.data.max_tokens = 0  # truncate longer sequences; 0 keeps them whole
+  # Speech features (tf.signal), cached on disk once per setting.
+  config.data.features = "logmel"  # logmel | mfcc
+  config.data.sample_rate = 16000  # expected rate; others are resampled or refused
+  config.data.resample = True
+  config.data.frame_length_ms = 25.0
+  config.data.frame_step_ms = 10.0
+  config.data.num_mel_bins = 40
+  config.data.num_mfcc = 13
+  config.data.deltas = 0  # 0 | 1 | 2 (delta and delta-delta appended)
+  config.data.normalize = "utterance"  # utterance | global | none
+  config.data.label_regex = r"^(?P<label>[^_]+)_"  # audio_folder without a metadata CSV
+  # Batching: bucket boundaries from training length quantiles; batch_size per bucket, or
+  # a token budget (batch = budget // bucket length) when token_budget > 0.
+  config.data.num_buckets = 8
+  config.data.token_budget = 0
+  # The synthetic task (see configs/synthetic.py).
   config.data.seed = 0
   config.data.vocab_size = 8
   config.data.min_len = 4
