@@ -38,3 +38,44 @@ def summarize(sums: dict, split: str) -> dict[str, float]:
       f"{split}/accuracy": float(sums["correct_sum"]) / max(count, 1.0),
       f"{split}/count": count,
   }
+
+
+def _split_tag(tag: str) -> tuple[str, str]:
+  if tag == "O" or "-" not in tag:
+    return "O", ""
+  prefix, _, kind = tag.partition("-")
+  return prefix, kind
+
+
+def bio_spans(tags: list[str]) -> set[tuple[str, int, int]]:
+  """Chunks as (type, first, last) with conlleval's rules.
+
+  A chunk starts at B-X, or at I-X following O or a different type (so IOB1 and stray I-
+  tags still form chunks, as in conlleval); it ends before O, B-*, or a change of type.
+  """
+  spans, start, kind = set(), None, None
+  for i, tag in enumerate(list(tags) + ["O"]):
+    prefix, tag_kind = _split_tag(tag)
+    ends = start is not None and (prefix in ("O", "B") or tag_kind != kind)
+    if ends:
+      spans.add((kind, start, i - 1))
+      start, kind = None, None
+    if prefix == "B" or (prefix == "I" and start is None):
+      start, kind = i, tag_kind
+  return spans
+
+
+def span_counts(gold: list[str], pred: list[str]) -> dict[str, int]:
+  """Counts for span precision/recall: a predicted span is correct only if its type and both
+  ends equal a gold span's."""
+  gold_spans, pred_spans = bio_spans(gold), bio_spans(pred)
+  return {"correct": len(gold_spans & pred_spans), "gold": len(gold_spans),
+          "pred": len(pred_spans)}
+
+
+def span_prf(counts: dict[str, int], split: str) -> dict[str, float]:
+  precision = counts["correct"] / counts["pred"] if counts["pred"] else 0.0
+  recall = counts["correct"] / counts["gold"] if counts["gold"] else 0.0
+  f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+  return {f"{split}/span_precision": precision, f"{split}/span_recall": recall,
+          f"{split}/span_f1": f1}

@@ -13,7 +13,7 @@ import numpy as np
 import optax
 from flax.training import train_state
 
-from bilstm_jax import checkpoint, data, metrics, models, run_files, writer
+from bilstm_jax import checkpoint, data, evaluate, metrics, models, parallel, run_files, writer
 from bilstm_jax.config_loading import ConfigError
 
 TrainState = train_state.TrainState
@@ -70,20 +70,6 @@ def train_step(state: TrainState, batch, rng, schedule):
   }
 
 
-def eval_step(apply_fn, params, batch):
-  logits = apply_fn({"params": params}, batch["inputs"], batch["lengths"], train=False)
-  return metrics.loss_and_sums(logits, batch)[1]
-
-
-def evaluate(eval_fn, params, dataset, batch_size: int, split: str) -> dict[str, float]:
-  """Sums over every example of `dataset` (none dropped, padding rows masked), then means."""
-  totals = None
-  for batch in data.batching.eval_batches(dataset, batch_size):
-    sums = eval_fn(params, batch)
-    totals = sums if totals is None else jax.tree_util.tree_map(jnp.add, totals, sums)
-  return metrics.summarize(jax.device_get(totals), split)
-
-
 def params_sha256(params) -> str:
   """Fingerprint of the parameters' bytes, in a fixed leaf order with paths, dtypes and shapes."""
   digest = hashlib.sha256()
@@ -132,8 +118,12 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
   _check_loop_config(config)
 
   # --- Data -------------------------------------------------------------------------------
-  splits, info = data.get_datasets(config.data)
-  stream = data.batching.TrainStream(splits["train"], config.batch_size, config.seed)
+  splits, info = data.get_datasets(config.data, workdir if is_main else None)
+  mesh = parallel.make_mesh()
+  stream = data.batching.TrainStream(
+      splits["train"], config.batch_size, config.seed, num_buckets=config.data.num_buckets,
+      token_budget=config.data.token_budget, row_multiple=jax.device_count())
+  eval_batch_size = data.batching.round_up(config.eval_batch_size, jax.device_count())
 
   # --- Model and state (every config mistake surfaces before the run dir is touched) --------
   model = models.build_model(config.model, info)
@@ -143,9 +133,24 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
     run_files.write_or_check_config(workdir, config)
   rng = jax.random.PRNGKey(config.seed)
   init_rng, dropout_rng = jax.random.split(rng)
-  state = create_train_state(model, tx, init_rng, stream.batch(0))
+  # Created under jit with replicated outputs, so every process holds the same global state.
+  state = jax.jit(lambda r: create_train_state(model, tx, r, stream.batch(0)),
+                  out_shardings=parallel.replicated(mesh))(init_rng)
   p_train_step = jax.jit(lambda s, b, r: train_step(s, b, r, schedule), donate_argnums=0)
-  p_eval_step = jax.jit(lambda p, b: eval_step(model.apply, p, b))
+  eval_fns = evaluate.make_eval_fns(model.apply)
+
+  def run_eval(params, split):
+    return evaluate.evaluate(eval_fns, params, splits[split], batch_size=eval_batch_size,
+                             boundaries=stream.boundaries, split=split, mesh=mesh, info=info)
+
+  def train_batch(step):
+    batch = stream.batch(step)
+    if config.data.word_dropout > 0 and info.get("oov_id") is not None:
+      # Seeded by (seed, step): a resumed run drops exactly the same tokens.
+      batch["inputs"] = data.text.word_dropout(
+          batch["inputs"], batch["lengths"], config.data.word_dropout,
+          np.random.default_rng([config.seed, step]), info["oov_id"])
+    return batch
 
   # --- Restore ----------------------------------------------------------------------------
   ckpts = checkpoint.Checkpoints(workdir)
@@ -179,8 +184,8 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
       ckpts.close()
       _say(f"stopped at step {step}; relaunch the same command to continue")
       return None
-    batch = stream.batch(step)
-    state, step_metrics = p_train_step(state, batch, dropout_rng)
+    batch = train_batch(step)
+    state, step_metrics = p_train_step(state, parallel.shard_batch(batch, mesh), dropout_rng)
     segment_tokens += int(batch["lengths"].sum())
     window.append((step + 1, step_metrics))
     done_steps = step + 1
@@ -204,10 +209,11 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
     if log_now:
       record.update({k: float(v) for k, v in window[-1][1].items() if k != "train/tokens"})
       record["perf/tokens_per_s"] = tokens / max(elapsed, 1e-9)
+      record["train/padding_fraction"] = stream.padding_fraction(stream.position(step)[0])
+      record["train/epoch"] = step / stream.batches_per_epoch
     window = []
     if eval_now:
-      record.update(evaluate(p_eval_step, state.params, splits["val"], config.eval_batch_size,
-                             "val"))
+      record.update(run_eval(state.params, "val"))
       if config.eval_metric not in record:
         raise ConfigError(f"config key eval_metric: {config.eval_metric!r} is not computed; "
                          f"allowed: {', '.join(k for k in record if k.startswith('val/'))}")
@@ -228,8 +234,7 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
   best_state, best_meta = ckpts.restore_best(state)
   final = {}
   for split in ("val", "test"):
-    final.update(evaluate(p_eval_step, best_state.params, splits[split], config.eval_batch_size,
-                          split))
+    final.update(run_eval(best_state.params, split))
   results = {
       "best_step": best_meta["best_step"],
       "best_metric": config.eval_metric,

@@ -5,15 +5,19 @@ from __future__ import annotations
 from bilstm_jax.config_loading import ConfigError
 from bilstm_jax.data import synthetic
 
-LOADERS = {"synthetic": synthetic.get_datasets}
+LOADERS = {"synthetic": lambda data_cfg, workdir: synthetic.get_datasets(data_cfg)}
 
 
-def get_datasets(data_cfg):
-  """Returns ({'train', 'val', 'test'} -> ArrayDataset, info) for `data.name`."""
+def get_datasets(data_cfg, workdir: str | None = None):
+  """Returns ({'train', 'val', 'test'} -> ArrayDataset, info) for `data.name`.
+
+  `workdir`, when given, is where a task keeps what must not change across a resume (the
+  vocabulary, feature statistics).
+  """
   if data_cfg.name not in LOADERS:
     raise ConfigError(f"config key data.name: unknown task {data_cfg.name!r}; allowed: "
                      + ", ".join(sorted(LOADERS)))
-  splits, info = LOADERS[data_cfg.name](data_cfg)
+  splits, info = LOADERS[data_cfg.name](data_cfg, workdir)
   for split, dataset in splits.items():
     if len(dataset) == 0:
       raise ConfigError(f"the {split!r} split of {data_cfg.name!r} is empty")

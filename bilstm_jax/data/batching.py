@@ -59,25 +59,58 @@ def collate(dataset: ArrayDataset, index: np.ndarray, batch_size: int,
   return {"inputs": inputs, "lengths": lengths, "labels": labels, "mask": mask}
 
 
+def bucket_boundaries(lengths: np.ndarray, num_buckets: int, pad_multiple: int = 8) -> list[int]:
+  """Bucket upper bounds at quantiles of the training lengths, rounded up to pad_multiple.
+
+  Quantiles put about the same number of examples in each bucket, so padding stays small
+  where the lengths are dense; rounding and de-duplication keep the compiled shapes few.
+  """
+  if num_buckets <= 0:
+    raise ConfigError(f"config key data.num_buckets must be a positive integer, got {num_buckets}")
+  qs = np.quantile(lengths, np.linspace(0, 1, num_buckets + 1)[1:], method="higher")
+  bounds = sorted({round_up(max(int(q), 1), pad_multiple) for q in qs})
+  return bounds
+
+
+def _assign(lengths: np.ndarray, bounds: list[int], pad_multiple: int) -> tuple[np.ndarray, list[int]]:
+  """Bucket index per example; lengths past the last bound get one extra bucket (eval splits)."""
+  bounds = list(bounds)
+  longest = int(lengths.max()) if len(lengths) else 1
+  if longest > bounds[-1]:
+    bounds.append(round_up(longest, pad_multiple))
+  return np.searchsorted(np.asarray(bounds), lengths, side="left"), bounds
+
+
+def _bucket_batch_size(bound: int, batch_size: int, token_budget: int) -> int:
+  return max(1, token_budget // bound) if token_budget > 0 else batch_size
+
+
 class TrainStream:
   """Training batches addressed by step: step -> (epoch, index) -> the same batch every time.
 
-  Each epoch is a fresh permutation seeded by (seed, epoch) cut into full batches; because the
-  plan is a pure function of the step, a run resumed from a checkpoint at step s sees exactly
-  the batches an uninterrupted run sees, with nothing skipped or repeated.
+  Examples are grouped into length buckets; each epoch shuffles every bucket with a
+  generator seeded by (seed, epoch), cuts it into batches (the last one per bucket partial,
+  its spare rows masked, so every example is seen exactly once per epoch) and shuffles the
+  batch order. The number of batches per epoch does not depend on the epoch, so the plan is
+  a pure function of the step: a run resumed at step s sees exactly the batches an
+  uninterrupted run sees.
   """
 
-  def __init__(self, dataset: ArrayDataset, batch_size: int, seed: int, pad_multiple: int = 8):
+  def __init__(self, dataset: ArrayDataset, batch_size: int, seed: int, *, num_buckets: int = 1,
+               token_budget: int = 0, pad_multiple: int = 8, row_multiple: int = 1):
     if batch_size <= 0:
       raise ConfigError(f"config key batch_size must be a positive integer, got {batch_size}")
-    if len(dataset) < batch_size:
-      raise ConfigError(f"the training split has {len(dataset)} examples, fewer than one batch "
-                       f"of batch_size={batch_size}")
+    if len(dataset) == 0:
+      raise ConfigError("the training split is empty")
     self.dataset = dataset
-    self.batch_size = batch_size
     self.seed = seed
-    self.num_steps = round_up(int(dataset.lengths.max()), pad_multiple)
-    self.batches_per_epoch = len(dataset) // batch_size
+    self.boundaries = bucket_boundaries(dataset.lengths, num_buckets, pad_multiple)
+    self.bucket_of, self.boundaries = _assign(dataset.lengths, self.boundaries, pad_multiple)
+    # Rows round up to the device count so every batch splits evenly over the devices.
+    self.batch_sizes = [round_up(_bucket_batch_size(b, batch_size, token_budget), row_multiple)
+                        for b in self.boundaries]
+    self.members = [np.flatnonzero(self.bucket_of == b) for b in range(len(self.boundaries))]
+    self.batches_per_epoch = sum(-(-len(m) // bs) for m, bs in zip(self.members, self.batch_sizes))
     self._plan_epoch = -1
     self._plan = None
 
@@ -85,24 +118,42 @@ class TrainStream:
     """(epoch, batch index within the epoch) of the batch used at training step `step`."""
     return divmod(step, self.batches_per_epoch)
 
-  def _epoch_plan(self, epoch: int) -> np.ndarray:
+  def _epoch_plan(self, epoch: int) -> list[tuple[int, np.ndarray]]:
     if epoch != self._plan_epoch:
-      order = np.random.default_rng([self.seed, epoch]).permutation(len(self.dataset))
-      self._plan = order[:self.batches_per_epoch * self.batch_size].reshape(
-          self.batches_per_epoch, self.batch_size)
+      rng = np.random.default_rng([self.seed, epoch])
+      plan = []
+      for bucket, (members, size) in enumerate(zip(self.members, self.batch_sizes)):
+        shuffled = rng.permutation(members)
+        plan += [(bucket, shuffled[i:i + size]) for i in range(0, len(shuffled), size)]
+      self._plan = [plan[i] for i in rng.permutation(len(plan))]
       self._plan_epoch = epoch
     return self._plan
 
   def batch(self, step: int) -> dict[str, np.ndarray]:
     epoch, index = self.position(step)
-    return collate(self.dataset, self._epoch_plan(epoch)[index], self.batch_size,
-                   self.num_steps)
+    bucket, members = self._epoch_plan(epoch)[index]
+    return collate(self.dataset, members, self.batch_sizes[bucket], self.boundaries[bucket])
+
+  def padding_fraction(self, epoch: int) -> float:
+    """Share of the epoch's [B, T] cells that are padding (short rows and spare rows)."""
+    cells = sum(self.batch_sizes[b] * self.boundaries[b] for b, _ in self._epoch_plan(epoch))
+    return 1.0 - float(self.dataset.lengths.sum()) / cells
+
+  def shapes(self) -> set[tuple[int, int]]:
+    return {(bs, bound) for bs, bound in zip(self.batch_sizes, self.boundaries)}
 
 
-def eval_batches(dataset: ArrayDataset, batch_size: int,
+def eval_batches(dataset: ArrayDataset, batch_size: int, boundaries: list[int] | None = None,
                  pad_multiple: int = 8) -> Iterator[dict[str, np.ndarray]]:
-  """Every example exactly once, in order; the last batch is filled with mask-0 padding rows."""
-  num_steps = round_up(int(dataset.lengths.max()), pad_multiple)
-  for start in range(0, len(dataset), batch_size):
-    index = np.arange(start, min(start + batch_size, len(dataset)))
-    yield collate(dataset, index, batch_size, num_steps)
+  """Every example exactly once, bucket by bucket; a bucket's last batch has mask-0 rows.
+
+  With the training boundaries the eval shapes are the training ones (plus one bucket for
+  anything longer), so evaluation compiles few shapes too.
+  """
+  if boundaries is None:
+    boundaries = [round_up(int(dataset.lengths.max()), pad_multiple)]
+  bucket_of, bounds = _assign(dataset.lengths, boundaries, pad_multiple)
+  for bucket, bound in enumerate(bounds):
+    members = np.flatnonzero(bucket_of == bucket)
+    for start in range(0, len(members), batch_size):
+      yield collate(dataset, members[start:start + batch_size], batch_size, bound)

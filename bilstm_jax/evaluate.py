@@ -1,0 +1,49 @@
+"""Evaluation over whole splits: sums and counts on device, means and span F1 on the host."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import multihost_utils
+
+from bilstm_jax import metrics, parallel
+from bilstm_jax.data import batching
+
+
+def make_eval_fns(apply_fn):
+  """(sums_fn, predict_fn), both jitted: masked sums for every task, argmax tags for spans."""
+
+  def logits_of(params, batch):
+    return apply_fn({"params": params}, batch["inputs"], batch["lengths"], train=False)
+
+  sums_fn = jax.jit(lambda params, batch: metrics.loss_and_sums(logits_of(params, batch), batch)[1])
+  predict_fn = jax.jit(lambda params, batch: jnp.argmax(logits_of(params, batch), axis=-1))
+  return sums_fn, predict_fn
+
+
+def evaluate(eval_fns, params, dataset, *, batch_size: int, boundaries, split: str, mesh,
+             info: dict) -> dict[str, float]:
+  """Every example of `dataset` once (padding rows masked); loss/accuracy means, and span
+  precision/recall/F1 when the tags are BIO (info['scheme'] == 'bio')."""
+  sums_fn, predict_fn = eval_fns
+  spans = info.get("scheme") == "bio"
+  label_names = info.get("label_names")
+  totals = None
+  counts = {"correct": 0, "gold": 0, "pred": 0}
+  for batch in batching.eval_batches(dataset, batch_size, boundaries):
+    placed = parallel.shard_batch(batch, mesh)
+    sums = sums_fn(params, placed)
+    totals = sums if totals is None else jax.tree_util.tree_map(jnp.add, totals, sums)
+    if spans:
+      preds = np.asarray(multihost_utils.process_allgather(predict_fn(params, placed), tiled=True))
+      for row in np.flatnonzero(batch["mask"]):
+        n = batch["lengths"][row]
+        gold = [label_names[t] for t in batch["labels"][row, :n]]
+        pred = [label_names[t] for t in preds[row, :n]]
+        for key, value in metrics.span_counts(gold, pred).items():
+          counts[key] += value
+  results = metrics.summarize(jax.device_get(totals), split)
+  if spans:
+    results.update(metrics.span_prf(counts, split))
+  return results
