@@ -27,6 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bilstm_jax import recurrence
+
 Array = jax.Array
 MergeFn = Callable[[Array, Array], Any]
 
@@ -113,60 +115,25 @@ def _take_time(x_TxBxF: Array, idx_TxB: Array) -> Array:
   return jnp.take_along_axis(x_TxBxF, idx_TxB[:, :, None], axis=0)
 
 
-def _cell(w_hh_HxG: Array, h_BxH: Array, c_BxH: Array, xw_BxG: Array, compute_dtype):
-  """One LSTM step for one direction; the input projection xw is precomputed."""
-  gates = xw_BxG + jnp.matmul(h_BxH.astype(compute_dtype), w_hh_HxG.astype(compute_dtype),
-                              preferred_element_type=jnp.float32)
-  i, f, g, o = jnp.split(gates, 4, axis=-1)
-  c_new = jax.nn.sigmoid(f) * c_BxH + jax.nn.sigmoid(i) * jnp.tanh(g)
-  h_new = jax.nn.sigmoid(o) * jnp.tanh(c_new)
-  return h_new, c_new
-
-
-def _scan_directions(xw_TxDirxBxG: Array, w_hh_DirxHxG: Array, valid_TxB: Array,
-                     compute_dtype, unroll: int):
-  """Runs every direction in ONE lax.scan, the cell vmapped over the leading direction axis.
-
-  All directions see their sequence starting at step 0 with padding at the end, so one
-  validity mask serves both: past a sequence's length the state is frozen (the final carry
-  is the state at the last valid step) and the output is exactly zero.
-  """
-  _, num_dirs, batch, gates = xw_TxDirxBxG.shape
-  hidden = gates // 4
-  cell = jax.vmap(lambda w, h, c, xw: _cell(w, h, c, xw, compute_dtype))
-
-  def step(carry, inputs):
-    h, c = carry
-    xw_DirxBxG, valid_B = inputs
-    h_new, c_new = cell(w_hh_DirxHxG, h, c, xw_DirxBxG)
-    valid = valid_B[None, :, None]
-    h = jnp.where(valid, h_new, h)
-    c = jnp.where(valid, c_new, c)
-    y = jnp.where(valid, h_new, 0.0).astype(compute_dtype)
-    return (h, c), y
-
-  zeros = jnp.zeros((num_dirs, batch, hidden), jnp.float32)
-  (h_n, c_n), y_TxDirxBxH = jax.lax.scan(step, (zeros, zeros), (xw_TxDirxBxG, valid_TxB),
-                                         unroll=unroll)
-  return y_TxDirxBxH, h_n, c_n
-
-
 def _layer(layer: dict, x_TxBxD: Array, rev_TxB: Array, valid_TxB: Array, compute_dtype,
-           unroll: int):
+           unroll: int, scan_impl: str):
   """One (bi)directional layer; returns per-direction outputs [Dir, T, B, H] and final states."""
   num_dirs, in_size, gates = layer["w_ih"].shape
   num_steps, batch, _ = x_TxBxD.shape
+  acc_dtype = recurrence.accumulation_dtype(layer["w_hh"].dtype)
   # The input projection of every step and both directions is ONE [T*B, D] x [D, Dir*4H] matmul.
   # Reversing time commutes with a per-step projection, so project first and reverse after.
   w_ih_DxDG = jnp.transpose(layer["w_ih"], (1, 0, 2)).reshape(in_size, num_dirs * gates)
   xw = jnp.matmul(x_TxBxD.reshape(num_steps * batch, in_size).astype(compute_dtype),
-                  w_ih_DxDG.astype(compute_dtype), preferred_element_type=jnp.float32)
-  xw_TxBxDirxG = xw.reshape(num_steps, batch, num_dirs, gates) + layer["b"].astype(jnp.float32)[None, None]
+                  w_ih_DxDG.astype(compute_dtype), preferred_element_type=acc_dtype)
+  xw_TxBxDirxG = (xw.reshape(num_steps, batch, num_dirs, gates)
+                  + layer["b"].astype(acc_dtype)[None, None])
   per_dir = [xw_TxBxDirxG[:, :, 0]]
   if num_dirs == 2:
     per_dir.append(_take_time(xw_TxBxDirxG[:, :, 1], rev_TxB))
-  y_TxDirxBxH, h_n, c_n = _scan_directions(
-      jnp.stack(per_dir, axis=1), layer["w_hh"], valid_TxB, compute_dtype, unroll)
+  y_TxDirxBxH, h_n, c_n = recurrence.SCANS[scan_impl](
+      jnp.stack(per_dir, axis=1), layer["w_hh"], valid_TxB.astype(acc_dtype), compute_dtype,
+      unroll)
   outs = [y_TxDirxBxH[:, 0]]
   if num_dirs == 2:
     outs.append(_take_time(y_TxDirxBxH[:, 1], rev_TxB))
@@ -175,7 +142,8 @@ def _layer(layer: dict, x_TxBxD: Array, rev_TxB: Array, valid_TxB: Array, comput
 
 def bilstm(params: dict, x: Array, lengths: Array, merge_mode: Union[str, MergeFn] = "concat",
            *, dropout_rate: float = 0.0, dropout_rng: Array | None = None,
-           compute_dtype=None, return_state: bool = False, unroll: int = 1):
+           compute_dtype=None, return_state: bool = False, unroll: int = 1,
+           scan_impl: str = "custom_vjp"):
   """Runs the stacked (bi)directional LSTM over a padded batch.
 
   Args:
@@ -187,10 +155,12 @@ def bilstm(params: dict, x: Array, lengths: Array, merge_mode: Union[str, MergeF
       output ('none' concatenates there). Ignored when forward-only.
     dropout_rate: dropout on the input of every layer but the first (needs dropout_rng).
     compute_dtype: dtype of the matmul operands (e.g. jnp.bfloat16); gates, states and
-      accumulation stay float32. Defaults to the params' dtype.
+      accumulation stay float32 (float64 for float64 params). Defaults to the params' dtype.
     return_state: also return {"h": [L, Dir, B, H], "c": [L, Dir, B, H]}: the forward state at
       each sequence's last valid step and the backward state after its first token.
     unroll: lax.scan unroll factor.
+    scan_impl: 'custom_vjp' (hand-written backward scan, the fast default) or 'autodiff';
+      both compute the same function and gradients (see recurrence.py).
 
   Returns:
     outputs [B, T, F] (zero at padded positions), a (fwd, bwd) pair for 'none', and the state
@@ -200,6 +170,9 @@ def bilstm(params: dict, x: Array, lengths: Array, merge_mode: Union[str, MergeF
   inner_merge = _inner_merge(merge_mode)
   if compute_dtype is None:
     compute_dtype = params["layers"][0]["w_hh"].dtype
+  compute_dtype = jnp.dtype(compute_dtype)
+  if scan_impl not in recurrence.SCANS:
+    raise ValueError(f"unknown scan_impl {scan_impl!r}; allowed: {', '.join(recurrence.SCANS)}")
   if dropout_rate > 0.0 and dropout_rng is None:
     raise ValueError("dropout_rate > 0 needs a dropout_rng")
   batch, num_steps, _ = x.shape
@@ -216,7 +189,8 @@ def bilstm(params: dict, x: Array, lengths: Array, merge_mode: Union[str, MergeF
       keep = jax.random.bernoulli(jax.random.fold_in(dropout_rng, index), 1.0 - dropout_rate,
                                   layer_in.shape)
       layer_in = jnp.where(keep, layer_in / (1.0 - dropout_rate), 0.0).astype(layer_in.dtype)
-    outs, h_n, c_n = _layer(layer, layer_in, rev_TxB, valid_TxB, compute_dtype, unroll)
+    outs, h_n, c_n = _layer(layer, layer_in, rev_TxB, valid_TxB, compute_dtype, unroll,
+                            scan_impl)
     h_states.append(h_n)
     c_states.append(c_n)
     if len(outs) == 1:
