@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -19,7 +20,9 @@ class Checkpoints:
 
   def __init__(self, workdir: str):
     root = os.path.join(os.path.abspath(workdir), "checkpoints")
-    options = dict(create=True, enable_async_checkpointing=False)
+    # A kill mid-save leaves only a *.orbax-checkpoint-tmp* directory, never a step; clean
+    # those up on start.
+    options = dict(create=True, enable_async_checkpointing=False, cleanup_tmp_directories=True)
     self.latest = ocp.CheckpointManager(
         os.path.join(root, "latest"), options=ocp.CheckpointManagerOptions(max_to_keep=2, **options))
     self.best = ocp.CheckpointManager(
@@ -40,20 +43,35 @@ class Checkpoints:
     self._save(self.best, step, state, meta)
 
   @staticmethod
-  def _restore(manager, target: Any, step: int | None = None):
-    step = manager.latest_step() if step is None else step
-    if step is None:
-      return None
+  def _restore_step(manager, target: Any, step: int):
     restored = manager.restore(step, args=ocp.args.Composite(
         state=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore()))
     return restored["state"], restored["meta"]
 
   def restore_latest(self, target: Any):
-    """(state, meta) of the newest checkpoint, or None when there is none."""
-    return self._restore(self.latest, target)
+    """(state, meta) of the newest checkpoint that reads back whole, or None when there is none.
+
+    A checkpoint that fails to restore (truncated or damaged files) is skipped with a
+    warning naming it, and the one before it is used; it is left on disk for inspection.
+    """
+    steps = sorted(self.latest.all_steps(), reverse=True)
+    for step in steps:
+      try:
+        return self._restore_step(self.latest, target, step)
+      except Exception as err:  # pylint: disable=broad-except
+        logging.warning("checkpoint %s is unreadable (%s: %s); falling back to the previous one",
+                        os.path.join(str(self.latest.directory), str(step)),
+                        type(err).__name__, str(err).splitlines()[0][:200])
+        print(f"warning: skipped unreadable checkpoint step {step} in {self.latest.directory}",
+              flush=True)
+    if steps:
+      raise RuntimeError(f"no readable checkpoint in {self.latest.directory} (tried steps "
+                         f"{steps}); move the directory away to start the run afresh")
+    return None
 
   def restore_best(self, target: Any):
-    return self._restore(self.best, target)
+    step = self.best.latest_step()
+    return None if step is None else self._restore_step(self.best, target, step)
 
   def close(self) -> None:
     self.latest.close()

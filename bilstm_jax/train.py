@@ -158,6 +158,13 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
   restored = ckpts.restore_latest(state)
   if restored is not None:
     state, meta = restored
+    saved_position = (meta.get("epoch"), meta.get("batch_index"))
+    if saved_position != stream.position(int(state.step)):
+      raise ConfigError(
+          f"the checkpoint in {workdir} was taken at data position (epoch, batch) "
+          f"{saved_position}, but the data now puts step {int(state.step)} at "
+          f"{stream.position(int(state.step))}: the dataset or batching changed; use a new "
+          "--workdir")
     _say(f"resumed {workdir} from step {int(state.step)}")
   start_step = int(state.step)
 

@@ -72,8 +72,15 @@ class MetricWriter:
     """On resume, forget lines past the restored step: they will be written again, identically."""
     if not self.enabled or not os.path.exists(self.path):
       return
+    lines = []
     with open(self.path) as f:
-      lines = [line for line in f if line.strip() and json.loads(line)["step"] <= step]
+      for line in f:
+        try:
+          record = json.loads(line)
+        except json.JSONDecodeError:
+          continue  # a line cut short by a kill; it is rewritten after the resume
+        if record["step"] <= step:
+          lines.append(line if line.endswith("\n") else line + "\n")
     tmp = self.path + ".tmp"
     with open(tmp, "w") as f:
       f.writelines(lines)
@@ -86,7 +93,12 @@ class MetricWriter:
     with open(self.path, "a") as f:
       f.write(json.dumps(record) + "\n")
     if self.wandb_run is not None:
-      self.wandb_run.log(metrics, step=int(step))
+      try:
+        self.wandb_run.log(metrics, step=int(step))
+      except Exception as err:  # pylint: disable=broad-except
+        # Tracking must never stop training; metrics.jsonl still has everything.
+        logging.warning("W&B logging failed (%s); continuing without it", type(err).__name__)
+        self.wandb_run = None
     text = " ".join(f"{k}={_fmt(v)}" for k, v in record.items() if k != "step")
     if self.bar is not None:
       self.bar.write(f"step {step}: {text}")

@@ -1,0 +1,107 @@
+"""Crash safety: kill -9 at random moments, damaged checkpoints, cut-short metric lines."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from bilstm_jax import train
+from tests.test_train import CONFIG, _smoke_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Long enough to be caught mid-step, mid-eval and mid-checkpoint; small enough to be quick.
+KILL_FLAGS = ["--config.model.units=16", "--config.model.embed_dim=8", "--config.total_steps=240",
+              "--config.ckpt_every_steps=15", "--config.eval_every_steps=40",
+              "--config.log_every_steps=10", "--config.data.train_size=512",
+              "--config.data.val_size=256", "--config.data.test_size=64",
+              "--config.batch_size=16"]
+
+
+def _launch(workdir):
+  cmd = [sys.executable, "-m", "bilstm_jax.main", f"--config={CONFIG}", f"--workdir={workdir}",
+         *KILL_FLAGS]
+  return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          env=dict(os.environ, WANDB_MODE="disabled"))
+
+
+def _sha(workdir):
+  with open(os.path.join(workdir, "results.json")) as f:
+    return json.load(f)
+
+
+def test_kill_9_at_random_moments_then_relaunch_gives_the_same_run(tmp_path):
+  clean = _launch(tmp_path / "clean")
+  assert clean.wait(timeout=300) == 0, clean.stderr.read().decode()[-2000:]
+  want = _sha(tmp_path / "clean")
+
+  workdir = tmp_path / "killed"
+  rng = np.random.default_rng(1234)
+  kills = 0
+  for _ in range(30):  # bounded: 5 kills then run to the end
+    proc = _launch(workdir)
+    if kills < 5:
+      # Start-up (imports, jit) takes a few seconds; then steps, evals and saves alternate.
+      time.sleep(float(rng.uniform(3.0, 9.0)))
+      if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        continue
+    assert proc.wait(timeout=300) == 0, proc.stderr.read().decode()[-2000:]
+    if (workdir / "results.json").exists():
+      break
+  assert kills == 5
+  got = _sha(workdir)
+  assert got["params_sha256"] == want["params_sha256"]
+  for key in ("best_step", "best_value", "val/accuracy", "test/accuracy", "test/loss"):
+    assert got[key] == want[key], key
+  with open(workdir / "metrics.jsonl") as f:
+    steps = [json.loads(line)["step"] for line in f]
+  with open(tmp_path / "clean" / "metrics.jsonl") as f:
+    assert steps == [json.loads(line)["step"] for line in f]
+
+
+def test_damaged_latest_checkpoint_falls_back_to_the_previous_one(tmp_path, capsys):
+  config = _smoke_config(total_steps=8)
+  want = train.train_and_evaluate(config, str(tmp_path / "clean"))
+  calls = []
+  workdir = tmp_path / "damaged"
+  train.train_and_evaluate(config, str(workdir),
+                           should_stop=lambda: calls.append(1) or len(calls) > 4)
+  latest = workdir / "checkpoints" / "latest"
+  assert sorted(int(p) for p in os.listdir(latest) if p.isdigit()) == [2, 4]
+  # Truncate every data file of step 4's state, as a full disk or a dying node would.
+  for root, _, files in os.walk(latest / "4" / "state"):
+    for name in files:
+      with open(os.path.join(root, name), "r+b") as f:
+        f.truncate(max(0, os.path.getsize(os.path.join(root, name)) // 3))
+  capsys.readouterr()
+  got = train.train_and_evaluate(config, str(workdir))
+  assert "skipped unreadable checkpoint step 4" in capsys.readouterr().out
+  assert got["params_sha256"] == want["params_sha256"]
+
+
+def test_metrics_line_cut_short_by_a_kill_is_rewritten(tmp_path):
+  config = _smoke_config(total_steps=8)
+  want = train.train_and_evaluate(config, str(tmp_path / "clean"))
+  calls = []
+  workdir = tmp_path / "cut"
+  train.train_and_evaluate(config, str(workdir),
+                           should_stop=lambda: calls.append(1) or len(calls) > 4)
+  with open(workdir / "metrics.jsonl", "a") as f:
+    f.write('{"step": 6, "train/lo')  # a write interrupted mid-line
+  got = train.train_and_evaluate(config, str(workdir))
+  assert got["params_sha256"] == want["params_sha256"]
+  with open(workdir / "metrics.jsonl") as f, open(tmp_path / "clean" / "metrics.jsonl") as g:
+    assert [json.loads(x)["step"] for x in f] == [json.loads(x)["step"] for x in g]
+
+
+@pytest.mark.parametrize("bad", ["val/acc", "test/accuracy"])
+def test_unknown_eval_metric_is_a_config_error(tmp_path, bad):
+  with pytest.raises(ValueError, match=r"config key eval_metric"):
+    train.train_and_evaluate(_smoke_config(eval_metric=bad), str(tmp_path))
