@@ -122,7 +122,8 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
   mesh = parallel.make_mesh()
   stream = data.batching.TrainStream(
       splits["train"], config.batch_size, config.seed, num_buckets=config.data.num_buckets,
-      token_budget=config.data.token_budget, row_multiple=jax.device_count())
+      token_budget=config.data.token_budget, pad_multiple=config.data.pad_multiple,
+      pool_batches=config.data.pool_batches, row_multiple=jax.device_count())
   eval_batch_size = data.batching.round_up(config.eval_batch_size, jax.device_count())
 
   # --- Model and state (every config mistake surfaces before the run dir is touched) --------
@@ -146,8 +147,9 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
   def train_batch(step):
     batch = stream.batch(step)
     if config.data.word_dropout > 0 and info.get("oov_id") is not None:
+      from bilstm_jax.data import text as text_data  # pylint: disable=import-outside-toplevel
       # Seeded by (seed, step): a resumed run drops exactly the same tokens.
-      batch["inputs"] = data.text.word_dropout(
+      batch["inputs"] = text_data.word_dropout(
           batch["inputs"], batch["lengths"], config.data.word_dropout,
           np.random.default_rng([config.seed, step]), info["oov_id"])
     return batch
@@ -217,7 +219,7 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
       record.update({k: float(v) for k, v in window[-1][1].items() if k != "train/tokens"})
       record["perf/tokens_per_s"] = tokens / max(elapsed, 1e-9)
       record["train/padding_fraction"] = stream.padding_fraction(stream.position(step)[0])
-      record["train/epoch"] = step / stream.batches_per_epoch
+      record["train/epoch"] = stream.fractional_epoch(step)
     window = []
     if eval_now:
       record.update(run_eval(state.params, "val"))

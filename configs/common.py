@@ -42,9 +42,13 @@ def base_config() -> ml_collections.ConfigDict:
   config.data.deltas = 0  # 0 | 1 | 2 (delta and delta-delta appended)
   config.data.normalize = "utterance"  # utterance | global | none
   config.data.label_regex = r"^(?P<label>[^_]+)_"  # audio_folder without a metadata CSV
-  # Batching: bucket boundaries from training length quantiles; batch_size per bucket, or
-  # a token budget (batch = budget // bucket length) when token_budget > 0.
-  config.data.num_buckets = 8
+  # Batching: each epoch is shuffled, cut into pools of pool_batches batches, each pool sorted
+  # by length and cut into batches padded to one of num_buckets bounds (chosen to minimise
+  # the training set's padding). batch_size rows per batch, or a token budget (rows = budget
+  # // bound) when token_budget > 0. More buckets: less padding, more compiled shapes.
+  config.data.num_buckets = 16
+  config.data.pool_batches = 256
+  config.data.pad_multiple = 1  # round bounds up to a multiple (8 helps GPU/TPU matmuls)
   config.data.token_budget = 0
   # The synthetic task (see configs/synthetic.py).
   config.data.seed = 0
@@ -102,14 +106,17 @@ def base_config() -> ml_collections.ConfigDict:
 
 
 def parse_arg(arg: str | None, flags: tuple[str, ...] = ("smoke",)) -> dict:
-  """'smoke,units=32' -> {'smoke': True, 'units': '32'}; unknown flags are an error."""
+  """'smoke,fine' -> {'smoke': True, 'fine': True}; anything else is an error.
+
+  Named variants change several fields together; a single field is set with
+  --config.<key>=<value> instead.
+  """
   parsed = {}
   for item in filter(None, (arg or "").split(",")):
-    name, sep, value = item.partition("=")
-    if not sep and name not in flags:
-      raise ValueError(f"unknown config variant {name!r}; allowed: {', '.join(flags)} "
-                       "or key=value")
-    parsed[name] = value if sep else True
+    if item not in flags:
+      raise ValueError(f"unknown config variant {item!r}; allowed: {', '.join(flags)} (set "
+                       "single fields with --config.<key>=<value>)")
+    parsed[item] = True
   return parsed
 
 

@@ -5,6 +5,9 @@ import os
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("WANDB_SILENT", "true")
+# TensorFlow (the data layer) imports Keras with its own backend unless told otherwise; the
+# real-Keras interop tests need the JAX backend.
+os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import jax  # noqa: E402
 import pytest  # noqa: E402

@@ -33,13 +33,15 @@ def test_every_example_once_per_epoch_with_bounded_shapes(token_budget):
   expected = _all_ids(ds)
   for epoch in range(2):
     seen, shapes = [], set()
-    for index in range(stream.batches_per_epoch):
-      batch = stream.batch(epoch * stream.batches_per_epoch + index)
+    for step in stream.epoch_steps(epoch):
+      batch = stream.batch(step)
       shapes.add(batch["inputs"].shape)
       assert np.all(batch["lengths"] <= batch["inputs"].shape[1])
       seen += _ids(batch)
     assert sorted(seen) == expected
     assert shapes <= stream.shapes() and len(shapes) <= 7
+    assert stream.epoch_steps(epoch).stop - stream.epoch_steps(epoch).start == len(
+        stream.epoch_steps(epoch))
   if token_budget:
     assert all(bs * bound <= token_budget or bs == 1
                for bs, bound in stream.shapes())
@@ -50,14 +52,14 @@ def test_bucketing_pads_less_than_the_global_max():
   bucketed = batching.TrainStream(ds, 32, seed=0, num_buckets=8)
   single = batching.TrainStream(ds, 32, seed=0, num_buckets=1)
   assert bucketed.padding_fraction(0) < single.padding_fraction(0)
-  assert single.shapes() == {(32, batching.round_up(int(ds.lengths.max()), 8))}
+  assert single.shapes() == {(32, int(ds.lengths.max()))}
 
 
 def test_plan_is_a_pure_function_of_the_step():
   ds = _dataset(tagging=True)
   a = batching.TrainStream(ds, 16, seed=5, num_buckets=4)
   b = batching.TrainStream(ds, 16, seed=5, num_buckets=4)
-  for step in [0, 7, a.batches_per_epoch + 3, 3 * a.batches_per_epoch - 1, 2]:
+  for step in [0, 7, a.epoch_steps(1).start + 3, a.epoch_steps(2).stop - 1, 2]:
     x, y = a.batch(step), b.batch(step)
     for key in x:
       np.testing.assert_array_equal(x[key], y[key])
@@ -88,3 +90,24 @@ def test_bad_bucketing_config():
     batching.TrainStream(_dataset(), 8, seed=0, num_buckets=0)
   with pytest.raises(ValueError, match="config key batch_size must be a positive integer"):
     batching.TrainStream(_dataset(), 0, seed=0)
+
+
+def _bucket_padding(lengths, bounds):
+  idx = np.searchsorted(np.asarray(bounds), lengths)
+  return int(np.sum(np.asarray(bounds)[idx] - lengths))
+
+
+@pytest.mark.parametrize("num_buckets", [1, 3, 8])
+def test_bounds_minimise_padding(num_buckets):
+  lengths = _dataset(n=2000).lengths
+  bounds = batching.bucket_boundaries(lengths, num_buckets)
+  assert bounds == sorted(bounds) and len(bounds) <= num_buckets
+  assert bounds[-1] == lengths.max()
+  quantile = sorted({int(q) for q in np.quantile(lengths, np.linspace(0, 1, num_buckets + 1)[1:],
+                                                 method="higher")})
+  assert _bucket_padding(lengths, bounds) <= _bucket_padding(lengths, quantile)
+  # Brute force on a small case: no other pair of bounds pads less.
+  small = np.array([1, 1, 2, 3, 3, 3, 7, 8, 9, 9])
+  best = batching.bucket_boundaries(small, 2)
+  candidates = [[a, 9] for a in range(1, 9)]
+  assert _bucket_padding(small, best) == min(_bucket_padding(small, c) for c in candidates)

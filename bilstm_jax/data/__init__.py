@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
-from bilstm_jax.config_loading import ConfigError
-from bilstm_jax.data import synthetic
+import importlib
 
-LOADERS = {"synthetic": lambda data_cfg, workdir: synthetic.get_datasets(data_cfg)}
+from bilstm_jax.config_loading import ConfigError
+from bilstm_jax.data import batching, synthetic
+
+
+def _load_text(data_cfg, workdir):
+  # Imported on use: text and speech bring TensorFlow (seconds to import), synthetic does not.
+  return importlib.import_module("bilstm_jax.data.text").load_text_task(data_cfg, workdir)
+
+
+def _load_speech(data_cfg, workdir):
+  return importlib.import_module("bilstm_jax.data.speech").load_speech_task(data_cfg, workdir)
+
+
+LOADERS = {
+    "synthetic": lambda data_cfg, workdir: synthetic.get_datasets(data_cfg),
+    "text": _load_text,
+    "speech": _load_speech,
+}
 
 
 def get_datasets(data_cfg, workdir: str | None = None):

@@ -59,17 +59,59 @@ def collate(dataset: ArrayDataset, index: np.ndarray, batch_size: int,
   return {"inputs": inputs, "lengths": lengths, "labels": labels, "mask": mask}
 
 
-def bucket_boundaries(lengths: np.ndarray, num_buckets: int, pad_multiple: int = 8) -> list[int]:
-  """Bucket upper bounds at quantiles of the training lengths, rounded up to pad_multiple.
+def bucket_boundaries(lengths: np.ndarray, num_buckets: int, pad_multiple: int = 1,
+                      max_candidates: int = 512) -> list[int]:
+  """At most `num_buckets` bucket upper bounds that minimise the padding of the training set.
 
-  Quantiles put about the same number of examples in each bucket, so padding stays small
-  where the lengths are dense; rounding and de-duplication keep the compiled shapes few.
+  Batches are cut from length-sorted pools, so a batch's padding is mostly its rounding up to
+  a bucket bound; the bounds are chosen by dynamic programming over the distinct lengths
+  (rounded to pad_multiple) to minimise the total sum of (bound - length). Quantile bounds
+  waste a lot on long-tailed lengths (a 31-token sentence padded to 122).
   """
   if num_buckets <= 0:
     raise ConfigError(f"config key data.num_buckets must be a positive integer, got {num_buckets}")
-  qs = np.quantile(lengths, np.linspace(0, 1, num_buckets + 1)[1:], method="higher")
-  bounds = sorted({round_up(max(int(q), 1), pad_multiple) for q in qs})
-  return bounds
+  rounded = np.array([round_up(max(int(n), 1), pad_multiple) for n in lengths])
+  values, counts = np.unique(rounded, return_counts=True)
+  if len(values) > max_candidates:  # keep the DP small: candidate bounds at quantiles
+    keep = np.unique(np.quantile(np.arange(len(values)), np.linspace(0, 1, max_candidates),
+                                 method="nearest").astype(int))
+    keep = np.union1d(keep, [len(values) - 1])
+  else:
+    keep = np.arange(len(values))
+  # cost[i, j]: padding of the examples with value in (values[keep[i]], values[keep[j]]]
+  # when they are all padded to values[keep[j]]; prefix sums make it O(1) per pair.
+  cum_n = np.concatenate([[0], np.cumsum(counts)])
+  cum_len = np.concatenate([[0], np.cumsum(counts * values)])
+  ends = keep + 1  # prefix index just past each candidate
+  bound = values[keep].astype(np.float64)
+
+  def cost(first_prefix, j):
+    n = cum_n[ends[j]] - cum_n[first_prefix]
+    return bound[j] * n - (cum_len[ends[j]] - cum_len[first_prefix])
+
+  m = len(keep)
+  # pad_from[i, j]: the bucket (bound i, bound j] padded to bound j (inf unless i < j).
+  pad_from = np.full((m, m), np.inf)
+  for i in range(m):
+    for j in range(i + 1, m):
+      pad_from[i, j] = cost(ends[i], j)
+  # dp[j]: least padding of all lengths <= bound j with bucket bounds ending at j.
+  dp = np.array([cost(0, j) for j in range(m)])
+  levels = [dp]
+  back = []
+  for _ in range(1, min(num_buckets, m)):
+    totals = levels[-1][:, None] + pad_from
+    back.append(np.argmin(totals, axis=0))
+    levels.append(totals[back[-1], np.arange(m)])
+  level = int(np.argmin([lv[m - 1] for lv in levels]))  # fewer buckets if more do not help
+  bounds, j = [], m - 1
+  while True:
+    bounds.append(int(values[keep[j]]))
+    if level == 0:
+      break
+    j = int(back[level - 1][j])
+    level -= 1
+  return sorted(bounds)
 
 
 def _assign(lengths: np.ndarray, bounds: list[int], pad_multiple: int) -> tuple[np.ndarray, list[int]]:
@@ -85,19 +127,37 @@ def _bucket_batch_size(bound: int, batch_size: int, token_budget: int) -> int:
   return max(1, token_budget // bound) if token_budget > 0 else batch_size
 
 
+def _cut_sorted(members: np.ndarray, bucket_of: np.ndarray, sizes: list[int]) -> list[tuple[int, np.ndarray]]:
+  """Cuts length-sorted examples into batches, each padded to the bucket of its longest member.
+
+  Greedy: a batch grows while its row count fits the batch size of the bucket its longest
+  example falls in (with a token budget, longer buckets take fewer rows).
+  """
+  batches, start = [], 0
+  while start < len(members):
+    end = start + 1
+    while end < len(members) and end - start < sizes[bucket_of[members[end]]]:
+      end += 1
+    batches.append((int(bucket_of[members[end - 1]]), members[start:end]))
+    start = end
+  return batches
+
+
 class TrainStream:
   """Training batches addressed by step: step -> (epoch, index) -> the same batch every time.
 
-  Examples are grouped into length buckets; each epoch shuffles every bucket with a
-  generator seeded by (seed, epoch), cuts it into batches (the last one per bucket partial,
-  its spare rows masked, so every example is seen exactly once per epoch) and shuffles the
-  batch order. The number of batches per epoch does not depend on the epoch, so the plan is
-  a pure function of the step: a run resumed at step s sees exactly the batches an
-  uninterrupted run sees.
+  Each epoch shuffles the training set with a generator seeded by (seed, epoch), splits it
+  into pools of `pool_batches` batches, sorts every pool by length and cuts it into batches,
+  so the examples in a batch have nearly equal lengths; a batch is padded to the smallest
+  bucket boundary that holds its longest example, which bounds the compiled shapes. The batch
+  order is shuffled again. Every example is seen exactly once per epoch (a pool's last batch
+  may be partial; its spare rows are masked). The plan is a pure function of (seed, epoch),
+  so a run resumed at step s sees exactly the batches an uninterrupted run sees.
   """
 
   def __init__(self, dataset: ArrayDataset, batch_size: int, seed: int, *, num_buckets: int = 1,
-               token_budget: int = 0, pad_multiple: int = 8, row_multiple: int = 1):
+               token_budget: int = 0, pad_multiple: int = 1, row_multiple: int = 1,
+               pool_batches: int = 256):
     if batch_size <= 0:
       raise ConfigError(f"config key batch_size must be a positive integer, got {batch_size}")
     if len(dataset) == 0:
@@ -109,25 +169,44 @@ class TrainStream:
     # Rows round up to the device count so every batch splits evenly over the devices.
     self.batch_sizes = [round_up(_bucket_batch_size(b, batch_size, token_budget), row_multiple)
                         for b in self.boundaries]
-    self.members = [np.flatnonzero(self.bucket_of == b) for b in range(len(self.boundaries))]
-    self.batches_per_epoch = sum(-(-len(m) // bs) for m, bs in zip(self.members, self.batch_sizes))
-    self._plan_epoch = -1
-    self._plan = None
+    if pool_batches <= 0:
+      raise ConfigError(f"config key data.pool_batches must be a positive integer, got "
+                        f"{pool_batches}")
+    self.pool_size = pool_batches * batch_size
+    self._epoch_ends = []  # cumulative batch counts: epochs may differ in batch count
+    self._plans = {}
+
+  def _epoch_plan(self, epoch: int) -> list[tuple[int, np.ndarray]]:
+    if epoch not in self._plans:
+      rng = np.random.default_rng([self.seed, epoch])
+      order = rng.permutation(len(self.dataset))
+      plan = []
+      for start in range(0, len(order), self.pool_size):
+        pool = order[start:start + self.pool_size]
+        pool = pool[np.argsort(self.dataset.lengths[pool], kind="stable")]
+        plan += _cut_sorted(pool, self.bucket_of, self.batch_sizes)
+      if len(self._plans) > 4:
+        self._plans.pop(min(self._plans))
+      self._plans[epoch] = [plan[i] for i in rng.permutation(len(plan))]
+    return self._plans[epoch]
 
   def position(self, step: int) -> tuple[int, int]:
     """(epoch, batch index within the epoch) of the batch used at training step `step`."""
-    return divmod(step, self.batches_per_epoch)
+    while not self._epoch_ends or self._epoch_ends[-1] <= step:
+      count = len(self._epoch_plan(len(self._epoch_ends)))
+      self._epoch_ends.append(count + (self._epoch_ends[-1] if self._epoch_ends else 0))
+    epoch = int(np.searchsorted(self._epoch_ends, step, side="right"))
+    return epoch, step - (self._epoch_ends[epoch - 1] if epoch else 0)
 
-  def _epoch_plan(self, epoch: int) -> list[tuple[int, np.ndarray]]:
-    if epoch != self._plan_epoch:
-      rng = np.random.default_rng([self.seed, epoch])
-      plan = []
-      for bucket, (members, size) in enumerate(zip(self.members, self.batch_sizes)):
-        shuffled = rng.permutation(members)
-        plan += [(bucket, shuffled[i:i + size]) for i in range(0, len(shuffled), size)]
-      self._plan = [plan[i] for i in rng.permutation(len(plan))]
-      self._plan_epoch = epoch
-    return self._plan
+  def epoch_steps(self, epoch: int) -> range:
+    """The training steps that make up `epoch`."""
+    self.position(sum(len(self._epoch_plan(e)) for e in range(epoch + 1)) - 1)
+    start = self._epoch_ends[epoch - 1] if epoch else 0
+    return range(start, self._epoch_ends[epoch])
+
+  def fractional_epoch(self, step: int) -> float:
+    epoch, index = self.position(step)
+    return epoch + index / len(self._epoch_plan(epoch))
 
   def batch(self, step: int) -> dict[str, np.ndarray]:
     epoch, index = self.position(step)
@@ -144,16 +223,16 @@ class TrainStream:
 
 
 def eval_batches(dataset: ArrayDataset, batch_size: int, boundaries: list[int] | None = None,
-                 pad_multiple: int = 8) -> Iterator[dict[str, np.ndarray]]:
-  """Every example exactly once, bucket by bucket; a bucket's last batch has mask-0 rows.
+                 pad_multiple: int = 1) -> Iterator[dict[str, np.ndarray]]:
+  """Every example exactly once, in length order, each batch padded to its bucket boundary.
 
-  With the training boundaries the eval shapes are the training ones (plus one bucket for
-  anything longer), so evaluation compiles few shapes too.
+  Batches always have `batch_size` rows (the last one's spare rows masked), and with the
+  training boundaries the shapes are the training ones (plus one bucket for anything longer).
   """
   if boundaries is None:
     boundaries = [round_up(int(dataset.lengths.max()), pad_multiple)]
   bucket_of, bounds = _assign(dataset.lengths, boundaries, pad_multiple)
-  for bucket, bound in enumerate(bounds):
-    members = np.flatnonzero(bucket_of == bucket)
-    for start in range(0, len(members), batch_size):
-      yield collate(dataset, members[start:start + batch_size], batch_size, bound)
+  order = np.argsort(dataset.lengths, kind="stable")
+  for start in range(0, len(order), batch_size):
+    members = order[start:start + batch_size]
+    yield collate(dataset, members, batch_size, bounds[bucket_of[members[-1]]])

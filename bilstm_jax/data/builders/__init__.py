@@ -1,0 +1,143 @@
+"""TFDS builders that read local folders in the formats named by config key data.format."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import tensorflow_datasets as tfds
+
+from bilstm_jax.config_loading import ConfigError
+
+# Our split names -> the TFDS split names the text builders write.
+TFDS_SPLITS = {"train": "train", "val": "validation", "test": "test"}
+
+
+class Example(NamedTuple):
+  """One raw example: a sentence (str) or its tokens (list[str]), its label(s), and where it is."""
+  input: str | list[str]
+  label: str | list[str]
+  where: str  # "file:line" or "tfds_name split[i]", for error messages
+
+
+class LocalSource:
+  """Mixin for builders that read local files: there is nothing to download or checksum."""
+
+  @tfds.core.utils.classproperty
+  @classmethod
+  def code_path(cls) -> None:
+    # TFDS looks for a checksums file next to the builder's code, and that lookup imports
+    # importlib_resources, which TFDS only declares for Python < 3.9; local files need no checksums.
+    return None
+
+
+def read_lines(path: str) -> Iterator[tuple[int, str]]:
+  """(1-based line number, line without its newline) of a plain or .gz file.
+
+  Lines are UTF-8; a line that is not (TREC has one 0xF0 byte, rt-polarity is Windows-1252) is
+  decoded as latin-1, which maps every byte to one character, so the result never depends on
+  the locale and never fails.
+  """
+  opener = gzip.open if path.endswith(".gz") else open
+  with opener(path, "rb") as f:
+    for lineno, raw in enumerate(f, start=1):
+      try:
+        line = raw.decode("utf-8")
+      except UnicodeDecodeError:
+        line = raw.decode("latin-1")
+      yield lineno, line.rstrip("\r\n")
+
+
+def fingerprint(source_dir: str, paths: list[str], **options) -> str:
+  """A key for the prepared copy: changes with the folder, its files' sizes/mtimes, or options."""
+  stats = []
+  for path in sorted(paths):
+    st = os.stat(path)
+    stats.append((os.path.relpath(path, source_dir), st.st_size, st.st_mtime_ns))
+  payload = {"source_dir": os.path.abspath(source_dir), "files": stats, **options}
+  return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def source_folder(source_dir: str | None, expected: str) -> tuple[str, str]:
+  """(folder, file-name prefix): source_dir is a folder, or a folder plus a file-name prefix.
+
+  The prefix form (e.g. `sst/stsa.binary`) picks one file set where a folder holds several.
+  """
+  if not source_dir:
+    raise ConfigError(f"config key data.source_dir is not set; expected a folder with {expected}")
+  path = os.path.abspath(os.path.expanduser(source_dir))
+  if os.path.isdir(path):
+    return path, ""
+  if os.path.isdir(os.path.dirname(path)):
+    return os.path.dirname(path), os.path.basename(path)
+  raise ConfigError(f"config key data.source_dir={source_dir!r} does not exist; expected a "
+                    f"folder with {expected}")
+
+
+def find_split_files(source_dir: str | None, pattern: re.Pattern, words: dict[str, str],
+                     expected: str) -> tuple[str, dict[str, str]]:
+  """(folder, {our split: path}) for files whose names match `pattern`.
+
+  `pattern` has groups `prefix` (may be empty) and `word`; `words` maps a word to our split
+  (e.g. dev -> val). Every split needs one file; a prefix shared by a train file picks the set.
+  """
+  folder, want_prefix = source_folder(source_dir, expected)
+  sets: dict[str, dict[str, str]] = {}
+  for name in sorted(os.listdir(folder)):
+    match = pattern.fullmatch(name)
+    if match is None or not os.path.isfile(os.path.join(folder, name)):
+      continue
+    prefix = match.group("prefix") or ""
+    if want_prefix and prefix != want_prefix:
+      continue
+    split = words[match.group("word")]
+    chosen = sets.setdefault(prefix, {})
+    if split in chosen:
+      raise ConfigError(f"config key data.source_dir={source_dir!r}: both {chosen[split]} and "
+                        f"{name} are a {split} file; keep one")
+    chosen[split] = name
+  sets = {prefix: files for prefix, files in sets.items() if "train" in files}
+  if not sets:
+    raise ConfigError(f"config key data.source_dir={source_dir!r}: no training file found; "
+                      f"expected {expected}")
+  if len(sets) > 1:
+    options = ", ".join(os.path.join(folder, prefix) for prefix in sets)
+    raise ConfigError(f"config key data.source_dir={source_dir!r} holds several file sets; set "
+                      f"it to one folder/prefix: {options}")
+  files = next(iter(sets.values()))
+  if "test" not in files:
+    raise ConfigError(f"config key data.source_dir={source_dir!r}: {files['train']} has no "
+                      f"matching test file; expected {expected}")
+  return folder, {split: os.path.join(folder, name) for split, name in files.items()}
+
+
+def prepare(builder: tfds.core.DatasetBuilder) -> tfds.core.DatasetBuilder:
+  """Writes the prepared copy once; later runs (and other processes) just read it."""
+  if not builder.is_prepared():
+    builder.download_and_prepare()
+  return builder
+
+
+def read_split(builder: tfds.core.DatasetBuilder, tfds_split: str) -> list[dict]:
+  """Every example of a prepared split as numpy, in source order (TFDS shuffles on write)."""
+  examples = list(tfds.as_numpy(builder.as_dataset(split=tfds_split, shuffle_files=False)))
+  examples.sort(key=lambda ex: int(ex["idx"]))
+  return examples
+
+
+def decode(value) -> str:
+  return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def read_tagged(builder: tfds.core.DatasetBuilder, files: dict[str, str],
+                tag_feature: str) -> dict[str, list[Example]]:
+  """{our split: (tokens, tags, file:line) per sentence} from a prepared tagging builder."""
+  return {split: [Example([decode(t) for t in ex["tokens"]], [decode(t) for t in ex[tag_feature]],
+                          f"{path}:{ex['line']}")
+                  for ex in read_split(builder, TFDS_SPLITS[split])]
+          for split, path in files.items()}

@@ -1,0 +1,168 @@
+"""Text tasks: a local folder or a TFDS catalog dataset -> encoded ArrayDatasets and model info.
+
+Splits the data does not have are cut with a fixed seed (SPLIT_SEED), never the run's seed, so
+every run and every fold sees the same examples:
+- no validation split (TREC, imdb_reviews, GLUE after its test swap): data.val_fraction of train,
+  drawn at random, becomes val.
+- polarity pairs (no split at all): a fixed permutation of all lines is dealt into
+  data.num_folds folds; fold data.fold is test, and data.val_fraction of the rest is val. The
+  test folds of fold=0..num_folds-1 cover every line exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+
+from bilstm_jax.config_loading import ConfigError
+from bilstm_jax.data import catalog, vocab
+from bilstm_jax.data.batching import ArrayDataset
+from bilstm_jax.data.builders import Example, conll, conllu, sentences
+
+FORMAT_TASKS = {"conllu": "tagging", "conll": "tagging", "label_sentence": "classification",
+                "trec": "classification", "polarity": "classification"}
+UNSEEN_LABEL = ("error", "oov")
+SPLIT_SEED = 0
+DEFAULT_CACHE_DIR = "~/.cache/bilstm_jax"
+BIO_TAG = re.compile(r"O|[BI]-.+")
+
+
+def tfds_data_dir(data_cfg) -> str:
+  """Where local folders are prepared: <data.cache_dir or ~/.cache/bilstm_jax>/tfds."""
+  return os.path.join(os.path.expanduser(data_cfg.cache_dir or DEFAULT_CACHE_DIR), "tfds")
+
+
+def read_examples(data_cfg) -> tuple[dict[str, list[Example]], str]:
+  """Raw examples by split (as the data has them) and the task they make."""
+  if data_cfg.source_dir is None:
+    splits, tagging = catalog.read_catalog(data_cfg)
+    return splits, "tagging" if tagging else "classification"
+  fmt = data_cfg.format
+  if fmt not in FORMAT_TASKS:
+    raise ConfigError(f"config key data.format={fmt!r}: allowed for text with "
+                      f"data.source_dir: {', '.join(FORMAT_TASKS)}")
+  data_dir = tfds_data_dir(data_cfg)
+  if fmt == "conllu":
+    splits = conllu.read_conllu_folder(data_cfg.source_dir, data_cfg.label_column, data_dir)
+  elif fmt == "conll":
+    splits = conll.read_conll_folder(data_cfg.source_dir, data_cfg.label_column, data_dir)
+  else:
+    splits = sentences.read_sentence_folder(data_cfg.source_dir, fmt, data_cfg.label_field,
+                                            data_dir)
+  return splits, FORMAT_TASKS[fmt]
+
+
+def carve(examples: list, fraction: float, *seed) -> tuple[list, list]:
+  """(rest, carved): a random `fraction` of the examples, both kept in their original order."""
+  if not 0.0 < fraction < 1.0:
+    raise ConfigError(f"config key data.val_fraction={fraction} must be in (0, 1)")
+  n = len(examples)
+  num_carved = max(1, round(fraction * n))
+  if not 0 < num_carved < n:
+    raise ConfigError(f"config key data.val_fraction={fraction} of {n} examples leaves an "
+                      "empty split")
+  carved = np.zeros(n, bool)
+  carved[np.random.default_rng([SPLIT_SEED, *seed]).permutation(n)[:num_carved]] = True
+  return ([ex for ex, c in zip(examples, carved, strict=True) if not c],
+          [ex for ex, c in zip(examples, carved, strict=True) if c])
+
+
+def fold_split(examples: list, num_folds: int, fold: int, val_fraction: float) -> dict:
+  """train/val/test for cross-validation fold `fold` (see the module docstring)."""
+  if not 2 <= num_folds <= len(examples) or not 0 <= fold < num_folds:
+    raise ConfigError(f"config keys data.num_folds={num_folds}, data.fold={fold}: need "
+                      f"2 <= num_folds <= {len(examples)} examples and 0 <= fold < num_folds")
+  fold_of = np.empty(len(examples), np.int64)
+  fold_of[np.random.default_rng(SPLIT_SEED).permutation(len(examples))] = (
+      np.arange(len(examples)) % num_folds)
+  rest = [ex for ex, f in zip(examples, fold_of, strict=True) if f != fold]
+  train, val = carve(rest, val_fraction, fold)
+  test = [ex for ex, f in zip(examples, fold_of, strict=True) if f == fold]
+  return {"train": train, "val": val, "test": test}
+
+
+def make_splits(raw: dict[str, list[Example]], data_cfg) -> dict[str, list[Example]]:
+  if sentences.POLARITY_SPLIT in raw:
+    return fold_split(raw[sentences.POLARITY_SPLIT], data_cfg.num_folds, data_cfg.fold,
+                      data_cfg.val_fraction)
+  if "val" in raw:
+    return {"train": raw["train"], "val": raw["val"], "test": raw["test"]}
+  train, val = carve(raw["train"], data_cfg.val_fraction)
+  return {"train": train, "val": val, "test": raw["test"]}
+
+
+def _tokens(split: str, examples: list[Example], task: str, lowercase: bool) -> list[list[str]]:
+  """Tokens per example; tagging examples must have one tag per token."""
+  token_lists = []
+  for ex in examples:
+    if isinstance(ex.input, str):
+      tokens = vocab.tokenize(ex.input, lowercase)
+    else:
+      tokens = [t.lower() for t in ex.input] if lowercase else list(ex.input)
+    if not tokens:
+      raise ConfigError(f"{ex.where}: an example of the {split!r} split has no tokens")
+    if task == "tagging" and len(ex.label) != len(tokens):
+      raise ConfigError(f"{ex.where}: {len(tokens)} tokens but {len(ex.label)} tags")
+    token_lists.append(tokens)
+  return token_lists
+
+
+def load_text_task(data_cfg, workdir: str | None) -> tuple[dict[str, ArrayDataset], dict]:
+  """Splits 'train', 'val', 'test' -> ArrayDataset, and what the model needs to know.
+
+  The token and label vocabularies come from the training split only and are saved as
+  vocab.json / labels.json in `workdir` (when given), then reused from there.
+  """
+  raw, task = read_examples(data_cfg)
+  if data_cfg.task != task:
+    raise ConfigError(f"config key data.task={data_cfg.task!r}, but this data is a {task} task")
+  if data_cfg.unseen_label not in UNSEEN_LABEL:
+    raise ConfigError(f"config key data.unseen_label={data_cfg.unseen_label!r}; allowed: "
+                      + ", ".join(UNSEEN_LABEL))
+  examples = make_splits(raw, data_cfg)
+  tokens = {split: _tokens(split, exs, task, data_cfg.lowercase)
+            for split, exs in examples.items()}
+
+  token_names = vocab.load_or_build(
+      workdir, vocab.VOCAB_FILE,
+      {"lowercase": data_cfg.lowercase, "min_count": data_cfg.min_count,
+       "max_vocab": data_cfg.max_vocab},
+      lambda: vocab.build_vocab(tokens["train"], data_cfg.min_count, data_cfg.max_vocab))
+  train_labels = [ex.label for ex in examples["train"]]
+  if task == "tagging":
+    train_labels = [tag for tags in train_labels for tag in tags]
+  label_names = vocab.load_or_build(
+      workdir, vocab.LABELS_FILE, {"unseen_label": data_cfg.unseen_label},
+      lambda: vocab.build_labels(train_labels, data_cfg.unseen_label == "oov"))
+
+  token_index = {t: i for i, t in enumerate(token_names)}
+  label_index = {label: i for i, label in enumerate(label_names)}
+  splits = {}
+  for split, exs in examples.items():
+    inputs = [vocab.encode_tokens(t, token_index, data_cfg.max_tokens) for t in tokens[split]]
+    if task == "tagging":
+      labels = [np.array(vocab.label_ids(ex.label, label_index, split, ex.where)[:len(x)],
+                         np.int32) for ex, x in zip(exs, inputs, strict=True)]
+    else:
+      labels = np.array([vocab.label_ids([ex.label], label_index, split, ex.where)[0]
+                         for ex in exs], np.int32)
+    splits[split] = ArrayDataset(inputs, labels)
+
+  real_labels = [name for name in label_names if name != vocab.OOV_LABEL]
+  bio = task == "tagging" and all(BIO_TAG.fullmatch(name) for name in real_labels)
+  info = {"task": task, "vocab_size": len(token_names), "feature_dim": None,
+          "num_classes": len(label_names), "label_names": list(label_names),
+          "scheme": "bio" if bio else None, "pad_id": vocab.PAD_ID, "oov_id": vocab.OOV_ID}
+  return splits, info
+
+
+def word_dropout(tokens_BxT: np.ndarray, lengths: np.ndarray, rate: float,
+                 rng: np.random.Generator, oov_id: int = vocab.OOV_ID) -> np.ndarray:
+  """A copy with each real token replaced by `oov_id` with probability `rate`; padding is kept."""
+  if rate <= 0.0:
+    return tokens_BxT
+  valid_BxT = np.arange(tokens_BxT.shape[1])[None, :] < lengths[:, None]
+  drop_BxT = (rng.random(tokens_BxT.shape) < rate) & valid_BxT
+  return np.where(drop_BxT, np.asarray(oov_id, tokens_BxT.dtype), tokens_BxT)

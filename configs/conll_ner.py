@@ -1,0 +1,39 @@
+"""CoNLL column files: NER (BIO tags, span F1) or chunking (`:chunk`); TFDS `conll2003`.
+
+Run it on any CoNLL-style folder (train.txt, dev.txt/valid.txt/testa, test.txt/testb):
+  bilstm-train --config configs/conll_ner.py --workdir runs/ner \\
+      --config.data.source_dir=/path/to/conll2003 --config.data.label_column=-1
+Span precision/recall/F1 (conlleval: type and both ends must match) are reported as
+val/span_f1 and test/span_f1; the best checkpoint is chosen by val/span_f1.
+Variants: `:smoke`, `:chunk` (chunk tags in column 2 of CoNLL-2003; TFDS feature `chunks`).
+"""
+
+from configs import common
+
+
+def get_config(arg=None):
+  config = common.base_config()
+  options = common.parse_arg(arg, flags=("smoke", "chunk"))
+  chunk = options.get("chunk")
+  config.data.name = "text"
+  config.data.task = "tagging"
+  config.data.format = "conll"
+  config.data.tfds_name = "conll2003"
+  config.data.text_field = "tokens"
+  config.data.label_field = "chunks" if chunk else "ner"
+  config.data.label_column = "2" if chunk else "-1"
+  config.data.lowercase = False
+  config.model.embed_dim = 100
+  config.model.units = 128
+  config.model.input_dropout = 0.25
+  config.model.output_dropout = 0.25
+  config.batch_size = 32
+  config.total_steps = 4000
+  config.eval_every_steps = 400
+  config.ckpt_every_steps = 400
+  config.log_every_steps = 100
+  config.eval_metric = "val/span_f1"
+  if options.get("smoke"):
+    common.apply_smoke(config)
+  config.lock()
+  return config

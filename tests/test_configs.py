@@ -1,0 +1,49 @@
+"""Every task config, plain and smoke, loads locked and builds a model."""
+
+import glob
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from bilstm_jax import models
+from bilstm_jax.config_loading import ConfigError, load_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = sorted(p for p in glob.glob(os.path.join(ROOT, "configs", "*.py"))
+                 if os.path.basename(p) not in ("common.py", "__init__.py"))
+
+
+def _info(config):
+  if config.data.name == "speech":
+    return {"task": "classification", "vocab_size": None, "feature_dim": 6, "num_classes": 3}
+  task = "tagging" if config.data.task == "tagging" else "classification"
+  return {"task": task, "vocab_size": 11, "feature_dim": None, "num_classes": 3}
+
+
+def test_there_are_task_configs():
+  names = {os.path.basename(p)[:-3] for p in CONFIGS}
+  assert {"synthetic", "trec", "sst2", "imdb", "ud_pos", "conll_ner", "polarity", "fsdd",
+          "speech_commands"} <= names
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: os.path.basename(p))
+@pytest.mark.parametrize("variant", ["", ":smoke"])
+def test_config_builds_a_model(path, variant):
+  config = load_config(path + variant)
+  with pytest.raises(AttributeError):
+    config.model.unitz = 3  # locked
+  info = _info(config)
+  model = models.build_model(config.model, info)
+  shape = (2, 5) if info["vocab_size"] else (2, 5, info["feature_dim"])
+  inputs = np.ones(shape, np.int32 if info["vocab_size"] else np.float32)
+  variables = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), inputs, np.array([5, 2])))
+  assert variables["params"]
+  if variant:
+    assert config.total_steps <= 10
+
+
+def test_unknown_variant_is_one_clear_error():
+  with pytest.raises(ConfigError, match=r"unknown config variant 'fast'; allowed: smoke, fine"):
+    load_config(os.path.join(ROOT, "configs", "trec.py:fast"))
