@@ -46,12 +46,15 @@ def init_wandb(wandb_cfg, flat_config: dict, workdir: str, run_name: str):
                 name=wandb_cfg.name or run_name, tags=list(wandb_cfg.tags), config=flat_config,
                 dir=workdir, id=run_id, resume="allow")
   try:
-    return wandb.init(mode=mode, **kwargs)
+    return wandb.init(mode=mode, settings=wandb.Settings(init_timeout=wandb_cfg.init_timeout_s),
+                      **kwargs)
   except Exception as err:  # pylint: disable=broad-except
     if mode != "online":
       raise
     logging.warning("W&B online init failed (%s); logging offline under %s instead "
                     "(upload later with `wandb sync`)", type(err).__name__, workdir)
+    print(f"warning: W&B unreachable ({type(err).__name__}); logging offline", flush=True)
+    wandb.teardown()  # the failed online attempt still holds the run id in this process
     return wandb.init(mode="offline", **kwargs)
 
 

@@ -102,6 +102,7 @@ def base_config() -> ml_collections.ConfigDict:
   config.wandb.group = ml_collections.FieldReference(None, field_type=str)
   config.wandb.name = ml_collections.FieldReference(None, field_type=str)
   config.wandb.tags = ()
+  config.wandb.init_timeout_s = 60.0  # online init gives up after this and logs offline
   return config
 
 

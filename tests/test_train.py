@@ -137,3 +137,28 @@ def test_wandb_offline_writes_run_files(tmp_path):
   assert len(runs) == 1
   files = os.listdir(tmp_path / "wandb" / runs[0])
   assert any(name.endswith(".wandb") for name in files)
+
+
+def test_unreachable_wandb_falls_back_offline_and_never_writes_the_key(tmp_path, capfd):
+  pytest.importorskip("wandb")
+  fake_key = "0123456789abcdef0123456789abcdef01234567"
+  config = _smoke_config(**{"wandb.mode": "online", "wandb.init_timeout_s": 3.0})
+  saved = {k: os.environ.get(k) for k in ("WANDB_MODE", "WANDB_API_KEY")}
+  os.environ.pop("WANDB_MODE", None)
+  os.environ["WANDB_API_KEY"] = fake_key
+  try:
+    results = train.train_and_evaluate(config, str(tmp_path))
+  finally:
+    for k, v in saved.items():
+      if v is None:
+        os.environ.pop(k, None)
+      else:
+        os.environ[k] = v
+  assert results["params_sha256"]
+  assert any(p.startswith("offline-run-") for p in os.listdir(tmp_path / "wandb"))
+  captured = capfd.readouterr()
+  assert fake_key not in captured.out + captured.err
+  for root, _, files in os.walk(tmp_path):
+    for name in files:
+      with open(os.path.join(root, name), "rb") as f:
+        assert fake_key.encode() not in f.read(), os.path.join(root, name)
