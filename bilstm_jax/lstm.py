@@ -81,13 +81,18 @@ def init_params(key: Array, input_size: int, units: int, num_layers: int = 1, *,
   gates = 4 * hidden
   layers = []
   in_size = input_size
-  for layer_key in jax.random.split(key, num_layers):
-    k_ih, k_hh = jax.random.split(layer_key)
+  k_ih_all, k_hh_all = jax.random.split(key)
+  # Orthogonal [H, 4H] recurrent kernels (Keras' init), every layer and direction in ONE
+  # vmapped QR: two QRs in one jitted computation deadlock XLA:CPU (jax 0.10), and a user
+  # may well jit this function.
+  orth = jax.nn.initializers.orthogonal()
+  w_hh_all = jax.vmap(lambda k: orth(k, (hidden, gates), dtype))(
+      jax.random.split(k_hh_all, num_layers * num_dirs)).reshape(
+          num_layers, num_dirs, hidden, gates)
+  for index, k_ih in enumerate(jax.random.split(k_ih_all, num_layers)):
     limit = np.sqrt(6.0 / (in_size + gates))
     w_ih = jax.random.uniform(k_ih, (num_dirs, in_size, gates), dtype, -limit, limit)
-    # One orthogonal matrix per gate block, as Keras' orthogonal init over [H, 4H].
-    orth = jax.nn.initializers.orthogonal()
-    w_hh = jax.vmap(lambda k: orth(k, (hidden, gates), dtype))(jax.random.split(k_hh, num_dirs))
+    w_hh = w_hh_all[index]
     b = jnp.zeros((num_dirs, gates), dtype).at[:, hidden:2 * hidden].set(1.0)
     layers.append({"w_ih": w_ih, "w_hh": w_hh, "b": b})
     in_size = merged_size(hidden, merge_mode, bidirectional)

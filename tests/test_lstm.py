@@ -242,3 +242,15 @@ def test_custom_vjp_gradient_matches_numpy_finite_differences(key):
         numeric = (ref_loss(bumped[0]) - ref_loss(bumped[1])) / (2 * eps)
         np.testing.assert_allclose(grads["layers"][layer][name][idx], numeric, rtol=1e-5,
                                    atol=1e-8)
+
+
+def test_jitted_init_of_a_deep_wide_stack_completes():
+  # Regression: separate QRs per layer inside one jit deadlocked XLA:CPU; run it in a child
+  # process so a regression fails by timeout instead of hanging the suite.
+  import subprocess
+  import sys
+  code = ("import jax; from bilstm_jax import lstm; "
+          "p = jax.jit(lambda k: lstm.init_params(k, 32, 256, 3))(jax.random.PRNGKey(0)); "
+          "print(float(p['layers'][2]['w_hh'].sum()))")
+  proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+  assert proc.returncode == 0, proc.stderr[-2000:]
