@@ -29,16 +29,22 @@ def _launch(workdir):
                           env=dict(os.environ, WANDB_MODE="disabled"))
 
 
+def _count_lines(path):
+  try:
+    with open(path) as f:
+      return sum(1 for _ in f)
+  except FileNotFoundError:
+    return 0
+
+
 def _sha(workdir):
   with open(os.path.join(workdir, "results.json")) as f:
     return json.load(f)
 
 
 def test_kill_9_at_random_moments_then_relaunch_gives_the_same_run(tmp_path):
-  started = time.time()
   clean = _launch(tmp_path / "clean")
   assert clean.wait(timeout=300) == 0, clean.stderr.read().decode()[-2000:]
-  duration = time.time() - started  # start-up included; scales the kill moments to this machine
   want = _sha(tmp_path / "clean")
 
   workdir = tmp_path / "killed"
@@ -47,9 +53,15 @@ def test_kill_9_at_random_moments_then_relaunch_gives_the_same_run(tmp_path):
   for _ in range(30):  # bounded: 5 kills then run to the end
     proc = _launch(workdir)
     if kills < 5:
-      # Moments spread over start-up, steps, evals and saves; five kills at most 0.2 of an
-      # uninterrupted run each cannot let the run finish before the fifth.
-      time.sleep(float(rng.uniform(0.1, 0.2)) * duration)
+      # Wait for the relaunch to make progress (a new metrics line), then kill at a random
+      # moment within 15% of the clean run's training time: during a step, an eval or a save.
+      # Five such slices cannot finish the run before the fifth kill.
+      lines = _count_lines(workdir / "metrics.jsonl")
+      deadline = time.time() + 120
+      while proc.poll() is None and _count_lines(workdir / "metrics.jsonl") <= lines \
+          and time.time() < deadline:
+        time.sleep(0.02)
+      time.sleep(float(rng.uniform(0.0, 0.15)) * want["wall_time_s"])
       if proc.poll() is None:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
