@@ -18,10 +18,11 @@ $(STAMP): pyproject.toml | $(PY)
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) experiments/demo.py --workdir runs/demo
+	WANDB_MODE=$${WANDB_MODE:-disabled} $(VENV)/bin/bilstm-sweep run experiments/quickstart.py --backend local --workers 2
+	$(VENV)/bin/bilstm-sweep table experiments/quickstart.py
 
 test: $(STAMP)
 	$(PY) -m pytest -q
 
 clean-runs:
-	rm -rf runs/demo
+	rm -rf runs/quickstart

@@ -6,7 +6,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from bilstm_jax import config_loading
+from bilstm_jax import config_loading, preemption
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Task config file, e.g. configs/synthetic.py[:smoke]", lock_config=True)
@@ -20,13 +20,20 @@ def main(argv):
   if not flags.FLAGS["verbosity"].present:
     # Orbax narrates every save at INFO; keep logs to our own lines unless asked.
     logging.set_verbosity(logging.WARNING)
-  from bilstm_jax import train  # pylint: disable=import-outside-toplevel
+  # Before the slow imports: a SIGUSR1/SIGTERM from SLURM from here on means "checkpoint at the
+  # next step boundary and exit", never a kill mid-step.
+  stop = preemption.install_stop_request()
+  from bilstm_jax import parallel, train  # pylint: disable=import-outside-toplevel
+  parallel.initialize_distributed()  # joins an `srun -n N` job; no-op for one process
   try:
-    results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value, should_stop=stop)
   except config_loading.ConfigError as err:
     sys.exit(f"bilstm-train: error: {err}")
-  if results is not None:
-    print(f"results: {os.path.join(_WORKDIR.value, 'results.json')}")
+  if results is None:
+    print(f"bilstm-train: stopped by {stop.signal_name} with a checkpoint in {_WORKDIR.value}; "
+          f"exit {preemption.EXIT_PREEMPTED} (rerun the same command to resume)", flush=True)
+    sys.exit(preemption.EXIT_PREEMPTED)
+  print(f"results: {os.path.join(_WORKDIR.value, 'results.json')}")
 
 
 def run():

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax.training import train_state
+from jax.experimental import multihost_utils
 
 from bilstm_jax import checkpoint, data, evaluate, metrics, models, parallel, run_files, writer
 from bilstm_jax.config_loading import ConfigError
@@ -86,6 +87,14 @@ def _check_loop_config(config) -> None:
               "eval_every_steps", "ckpt_every_steps"):
     if not isinstance(config[key], int) or config[key] <= 0:
       raise ConfigError(f"config key {key} must be a positive integer, got {config[key]!r}")
+
+
+def _agreed(flag: bool) -> bool:
+  """True on every process when any process was asked to stop (a signal may reach only one);
+  processes that disagreed would deadlock in the next collective or checkpoint."""
+  if jax.process_count() == 1:
+    return bool(flag)
+  return bool(np.any(multihost_utils.process_allgather(np.array([flag]))))
 
 
 def _say(message: str) -> None:
@@ -185,7 +194,7 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
   segment_start = time.time()
   segment_tokens = 0
   for step in range(start_step, config.total_steps):
-    if should_stop is not None and should_stop():
+    if should_stop is not None and _agreed(should_stop()):
       meta["train_time_s"] += time.time() - segment_start
       meta["train_tokens"] += segment_tokens
       save_latest(step)

@@ -1,0 +1,325 @@
+"""`bilstm-bench`: time bilstm_jax against Flax, PyTorch and Keras BiLSTMs on one tagging step.
+
+  bilstm-bench                                   # default shape, every importable system
+  bilstm-bench --shape default,small,long,deep --out bench.json
+  bilstm-bench --ours scan_impl=autodiff --ours unroll=2 --systems ours,flax_optimized
+  bilstm-bench --quick                           # tiny shapes, few repeats (CI smoke)
+
+Order of work per shape: build every system from the same weights, CHECK them against
+bilstm_jax (LSTM outputs at valid tokens, loss, and gradients of every weight), and only then
+time. A mismatch ends the bench with exit status 1 before anything is timed. Timing: warm-up
+steps (compilation) excluded, then `--repeats` rounds, each running one step of every system in
+turn (the starting system rotates), so machine load hits all systems alike; the table gives
+medians. The floor is the step's matmul FLOPs over valid tokens (train = 3x forward) divided by
+the best rate of a jitted float32 NxN matmul.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import gc
+import importlib.metadata
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bilstm_jax import bench_systems as systems_lib
+from bilstm_jax.bench_systems import Shape
+
+SHAPES = {
+    "default": Shape(batch=64, steps=128, features=128, units=256),
+    "small": Shape(batch=32, steps=64, features=128, units=128),
+    "long": Shape(batch=64, steps=512, features=128, units=256),
+    "deep": Shape(batch=64, steps=128, features=128, units=256, layers=2),
+    "quick": Shape(batch=4, steps=8, features=8, units=16, classes=5),
+}
+MODES = ("train", "infer")
+VERSIONED = ("jax", "jaxlib", "flax", "optax", "numpy", "torch", "keras")
+
+
+class MismatchError(RuntimeError):
+  """A system's outputs, loss or gradients differ from bilstm_jax's."""
+
+
+def _max_diff(a, b) -> float:
+  return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)), initial=0))
+
+
+def check_systems(systems: list[systems_lib.System], mask: np.ndarray) -> dict:
+  """Compares every system with the first (bilstm_jax); raises MismatchError listing all diffs."""
+  valid = mask[:, :, None]
+  ref = systems[0]
+  ref_out = ref.outputs() * valid
+  ref_loss, ref_grads = ref.loss_and_grads()
+  report, failures = {}, []
+  for system in systems:
+    out = system.outputs() * valid  # padded positions hold anything in Flax; compare valid ones
+    loss, grads = system.loss_and_grads()
+    grad_rel = jax.tree_util.tree_map(
+        lambda g, r: _max_diff(g, r) / max(float(np.max(np.abs(r))), 1e-12), grads, ref_grads)
+    worst = max(jax.tree_util.tree_leaves(grad_rel))
+    entry = {"output_max_abs_diff": _max_diff(out, ref_out), "loss": loss,
+             "loss_abs_diff": abs(loss - ref_loss), "grad_max_rel_diff": worst,
+             "out_atol": system.out_atol, "grad_rtol": system.grad_rtol}
+    entry["passed"] = bool(entry["output_max_abs_diff"] < system.out_atol
+                           and entry["loss_abs_diff"] < system.out_atol
+                           and worst < system.grad_rtol)
+    report[system.name] = entry
+    if not entry["passed"]:
+      failures.append(f"{system.name}: max |out diff| {entry['output_max_abs_diff']:.3g} "
+                      f"(tol {system.out_atol:g}), |loss diff| {entry['loss_abs_diff']:.3g}, "
+                      f"max grad rel diff {worst:.3g} (tol {system.grad_rtol:g}); per leaf: "
+                      f"{jax.tree_util.tree_map(lambda v: float(f'{v:.2g}'), grad_rel)}")
+  if failures:
+    raise MismatchError(f"systems disagree with {ref.name}, nothing was timed:\n  "
+                        + "\n  ".join(failures))
+  return report
+
+
+def time_round_robin(steps: dict, warmup: int, repeats: int) -> dict[str, list[float]]:
+  """Seconds per step: every round runs each system once, the starting system rotating."""
+  for step in steps.values():
+    for _ in range(warmup):
+      step()
+  names = list(steps)
+  times = {name: [] for name in names}
+  for round_index in range(repeats):
+    gc.collect()
+    shift = round_index % len(names)
+    for name in names[shift:] + names[:shift]:
+      start = time.perf_counter()
+      steps[name]()
+      times[name].append(time.perf_counter() - start)
+  return times
+
+
+def matmul_rate(size: int, repeats: int) -> tuple[float, list[float]]:
+  """Best FLOP/s of a jitted float32 size x size matmul, and the raw seconds."""
+  a, b = jax.random.normal(jax.random.PRNGKey(1), (2, size, size), jnp.float32)
+  matmul = jax.jit(jnp.matmul)
+  matmul(a, b).block_until_ready()
+  seconds = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    matmul(a, b).block_until_ready()
+    seconds.append(time.perf_counter() - start)
+  return 2.0 * size ** 3 / min(seconds), seconds
+
+
+def run_shape(shape: Shape, args, extra_builders: dict | None = None) -> dict:
+  """Builds, checks and times every system for one shape; the result as a JSON-ready dict."""
+  problem = systems_lib.make_problem(shape, args.lengths, args.seed)
+  # bilstm_jax with its defaults is always the first row: the reference of the check and ratios.
+  builders = [systems_lib.build_ours]
+  builders += [functools.partial(systems_lib.build_ours, **systems_lib.parse_ours(spec))
+               for spec in args.ours]
+  for name in args.systems:
+    if name == "torch":
+      builders.append(functools.partial(systems_lib.build_torch, threads=args.torch_threads))
+    elif name != "ours":
+      builders.append(systems_lib.BUILDERS[name])
+  builders += list((extra_builders or {}).values())
+  systems = [build(problem) for build in builders]
+  names = [s.name for s in systems]
+  if len(set(names)) != len(names):
+    raise ValueError(f"two rows have the same name: {names}")
+  check = check_systems(systems, problem.mask)
+  print(f"check passed for {len(systems)} systems (outputs, loss, gradients vs bilstm_jax)",
+        flush=True)
+  rate, matmul_seconds = matmul_rate(args.matmul_size, args.matmul_repeats)
+  tokens = int(problem.lengths.sum())
+  flops = systems_lib.step_flops(shape, tokens)
+  times = {}
+  for mode in args.modes:
+    steps = {s.name: getattr(s, f"{mode}_step") for s in systems}
+    times[mode] = time_round_robin(steps, args.warmup, args.repeats)
+    print(f"timed {mode}", flush=True)
+  rate_after, seconds_after = matmul_rate(args.matmul_size, args.matmul_repeats)
+  rate = max(rate, rate_after)
+  return {
+      "shape": dataclasses.asdict(shape), "lengths": args.lengths, "tokens": tokens,
+      "lengths_B": problem.lengths.tolist(), "flops": flops,
+      "matmul": {"size": args.matmul_size, "best_gflops": rate / 1e9,
+                 "seconds": matmul_seconds + seconds_after},
+      "floor_ms": {mode: 1e3 * flops[mode] / rate for mode in MODES},
+      "check": check, "how": {s.name: s.how for s in systems},
+      "warmup": args.warmup, "repeats": args.repeats,
+      "times_ms": {mode: {name: [1e3 * t for t in ts] for name, ts in by_name.items()}
+                   for mode, by_name in times.items()},
+      "median_ms": {mode: {name: 1e3 * statistics.median(ts) for name, ts in by_name.items()}
+                    for mode, by_name in times.items()},
+  }
+
+
+def _fmt(ms: float) -> str:
+  return f"{ms:.0f}" if ms >= 100 else f"{ms:.1f}" if ms >= 10 else f"{ms:.2g}" if ms < 0.1 \
+      else f"{ms:.2f}"
+
+
+def format_table(result: dict) -> str:
+  """Markdown: one row per system, median ms and ratios to bilstm_jax and to the floor."""
+  shape = result["shape"]
+  lines = [f"B={shape['batch']} T={shape['steps']} D={shape['features']} H={shape['units']} "
+           f"layers={shape['layers']} classes={shape['classes']}, {result['lengths']} lengths "
+           f"({result['tokens']} valid tokens), median of {result['repeats']} round-robin steps",
+           ""]
+  header, rule = "| system |", "|---|"
+  for mode in result["median_ms"]:
+    header += f" {mode} ms | {mode} / ours | {mode} / floor |"
+    rule += "---:|---:|---:|"
+  lines += [header, rule]
+  for name in result["check"]:
+    row = f"| {name} |"
+    for mode, medians in result["median_ms"].items():
+      ms, ours = medians[name], medians["bilstm_jax"]
+      row += f" {_fmt(ms)} | {ms / ours:.2f} | {ms / result['floor_ms'][mode]:.1f} |"
+    lines.append(row)
+  floors = ", ".join(f"{mode} {_fmt(result['floor_ms'][mode])} ms "
+                     f"({result['flops'][mode] / 1e9:.3g} GFLOP)" for mode in result["median_ms"])
+  lines += ["", f"floor: {floors} at {result['matmul']['best_gflops']:.1f} GFLOP/s (best jitted "
+            f"{result['matmul']['size']}^2 float32 matmul)"]
+  # Another process on the cores slows some systems far more than others (OpenMP barriers);
+  # flag rows whose slow rounds could move the median, so such a table gets re-run.
+  noisy = [f"{name} {mode} (p90 {_fmt(np.percentile(ts, 90))} ms)"
+           for mode, by_name in result["times_ms"].items() for name, ts in by_name.items()
+           if np.percentile(ts, 90) > 1.5 * statistics.median(ts)]
+  lines += [f"noisy (p90 > 1.5 x median; re-run when the machine is quieter): {', '.join(noisy)}"
+            if noisy else "no row is noisy (every p90 <= 1.5 x its median)", "",
+            "| system | max abs out diff | abs loss diff | max rel grad diff | how |",
+            "|---|---:|---:|---:|---|"]
+  for name, check in result["check"].items():
+    lines.append(f"| {name} | {check['output_max_abs_diff']:.1e} | {check['loss_abs_diff']:.1e} "
+                 f"| {check['grad_max_rel_diff']:.1e} | {result['how'][name]} |")
+  return "\n".join(lines)
+
+
+def machine_info() -> dict:
+  """CPU model, core counts, load, platform and library versions."""
+  cpu = "unknown"
+  try:
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+      cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
+                 cpu)
+  except OSError:
+    pass
+  versions = {"python": platform.python_version()}
+  for package in VERSIONED:
+    try:
+      versions[package] = importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+      versions[package] = None
+  return {"cpu_model": cpu, "cpu_count": os.cpu_count(),
+          "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+          "platform": platform.platform(), "jax_devices": [str(d) for d in jax.devices()],
+          "versions": versions}
+
+
+def _git_sha() -> str | None:
+  try:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run(["git", "-C", root, "describe", "--always", "--dirty", "--abbrev=40"],
+                         capture_output=True, text=True, check=True, timeout=10)
+    return out.stdout.strip()
+  except (OSError, subprocess.SubprocessError):
+    return None
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+  parser = argparse.ArgumentParser(
+      prog="bilstm-bench", description=__doc__.split("\n", 1)[0],
+      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 2)[2])
+  parser.add_argument("--shape", default="default",
+                      help=f"comma list of {', '.join(SHAPES)} (default: default)")
+  for field, flag in (("batch", "--batch"), ("steps", "--steps"), ("features", "--features"),
+                      ("units", "--units"), ("layers", "--layers"), ("classes", "--classes")):
+    parser.add_argument(flag, type=int, dest=field, help=f"override {field} of every shape")
+  parser.add_argument("--lengths", choices=("full", "random"), default="full",
+                      help="full: every sequence T long (default); random: uniform in [T/2, T]")
+  parser.add_argument("--systems", default=None,
+                      help="comma list of " + ", ".join(systems_lib.BUILDERS)
+                      + " (default: all; torch/keras only where importable); bilstm_jax is "
+                      "always the first row")
+  parser.add_argument("--ours", action="append", default=[], metavar="KEY=V,...",
+                      help="an extra bilstm_jax row with these options (repeatable): "
+                      + ", ".join(systems_lib.OURS_OPTIONS))
+  parser.add_argument("--torch-threads", type=int, default=None,
+                      help="torch.set_num_threads (default: the number of cores)")
+  parser.add_argument("--modes", default="train,infer", help="comma list of train, infer")
+  parser.add_argument("--repeats", type=int, default=15, help="round-robin rounds")
+  parser.add_argument("--warmup", type=int, default=2, help="untimed steps per system")
+  parser.add_argument("--matmul-size", type=int, default=2048)
+  parser.add_argument("--matmul-repeats", type=int, default=8)
+  parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--quick", action="store_true",
+                      help="tiny shape, 1 warm-up, 3 rounds, 512^2 matmul (CI smoke)")
+  parser.add_argument("--out", default=None, help="write the results JSON here")
+  args = parser.parse_args(argv)
+  if args.quick:
+    args.shape, args.warmup, args.repeats = "quick", 1, 3
+    args.matmul_size, args.matmul_repeats = 512, 3
+  args.shapes = [s.strip() for s in args.shape.split(",") if s.strip()]
+  bad = [s for s in args.shapes if s not in SHAPES]
+  args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+  bad_modes = [m for m in args.modes if m not in MODES]
+  if bad or bad_modes or not args.modes:
+    parser.error(f"unknown shape(s) {bad} or mode(s) {bad_modes}")
+  if args.systems is None:
+    args.systems = [s for s in systems_lib.BUILDERS if systems_lib.is_available(s)]
+  else:
+    args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = [s for s in args.systems if s not in systems_lib.BUILDERS]
+    if unknown:
+      parser.error(f"unknown system(s) {unknown}; allowed: {', '.join(systems_lib.BUILDERS)}")
+  for spec in args.ours:
+    try:
+      systems_lib.parse_ours(spec)
+    except ValueError as err:
+      parser.error(str(err))
+  return args
+
+
+def bench(args: argparse.Namespace, extra_builders: dict | None = None) -> dict:
+  """Runs every requested shape; prints the tables; writes args.out. Raises MismatchError."""
+  report = {"machine": machine_info(), "git": _git_sha(), "argv": sys.argv,
+            "load_avg_start": os.getloadavg(), "runs": []}
+  overrides = {k: getattr(args, k) for k in ("batch", "steps", "features", "units", "layers",
+                                             "classes") if getattr(args, k, None) is not None}
+  for shape_name in args.shapes:
+    shape = dataclasses.replace(SHAPES[shape_name], **overrides)
+    print(f"\n== {shape_name}: {shape}", flush=True)
+    result = {"name": shape_name, **run_shape(shape, args, extra_builders)}
+    report["runs"].append(result)
+    print("\n" + format_table(result), flush=True)
+  report["load_avg_end"] = os.getloadavg()
+  print(f"\nload average (1/5/15 min) at start {report['load_avg_start']}, at end "
+        f"{report['load_avg_end']}; {report['machine']['cpu_model']}, "
+        f"{report['machine']['cpu_count']} cores", flush=True)
+  if args.out:
+    with open(args.out, "w", encoding="utf-8") as f:
+      json.dump(report, f, indent=1)
+    print(f"wrote {args.out}")
+  return report
+
+
+def main(argv=None) -> int:
+  args = parse_args(argv)
+  try:
+    bench(args)
+  except MismatchError as err:
+    print(f"bilstm-bench: FAILED: {err}", file=sys.stderr)
+    return 1
+  return 0
+
+
+def run() -> None:
+  sys.exit(main())

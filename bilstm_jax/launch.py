@@ -1,0 +1,394 @@
+"""`bilstm-sweep`: run a sweep's rows here or as one SLURM job array, and build its table.
+
+  bilstm-sweep run experiments/quickstart.py --backend local --workers 2
+  bilstm-sweep run experiments/quickstart.py --backend slurm --max-parallel 8 [--dry-run]
+  bilstm-sweep table experiments/quickstart.py
+  bilstm-sweep row runs/quickstart/sweep.jsonl 3     # one row; what slurm/array.sbatch runs
+
+Run directories are <sweep-dir>/<sweep>/<run name>; <sweep-dir>/<sweep>/sweep.jsonl lists the
+rows. A row with results.json is finished and never runs again; an unfinished one resumes from
+its checkpoint. A lock file per run directory keeps two launchers from running one row at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import fcntl
+import hashlib
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from bilstm_jax import preemption, run_files, sweep as sweep_lib
+from bilstm_jax.config_loading import ConfigError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ARRAY_SCRIPT = os.path.join(ROOT, "slurm", "array.sbatch")
+LOCK_FILE = ".lock"
+EXIT_FILE = "exit_status.json"
+LOG_FILE = "train.log"
+EXIT_LOCKED = 73  # another launcher holds this row's lock; nothing was run
+_WANDB_MODES = ("auto", "online", "offline", "disabled")
+
+
+# --- One row (both backends) ----------------------------------------------------------------
+
+def try_lock(workdir: str):
+  """An open fd holding an exclusive flock on workdir/.lock, or None if another holds it.
+
+  flock (not a lock file created with O_EXCL) because the kernel drops it when the holder dies,
+  so a crashed launcher never leaves a stale lock behind.
+  """
+  os.makedirs(workdir, exist_ok=True)
+  fd = os.open(os.path.join(workdir, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+  try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except BlockingIOError:
+    os.close(fd)
+    return None
+  os.ftruncate(fd, 0)
+  os.write(fd, f"{os.uname().nodename} {os.getpid()}\n".encode())
+  return fd
+
+
+def is_locked(workdir: str) -> bool:
+  """True while some launcher is running this row (used by the table's status list)."""
+  if not os.path.isdir(workdir):
+    return False
+  fd = try_lock(workdir)
+  if fd is None:
+    return True
+  os.close(fd)
+  return False
+
+
+def record_exit(workdir: str, returncode: int) -> None:
+  """workdir/exit_status.json: the last attempt's exit code, so a failed row can be listed."""
+  slurm = {k: os.environ[k] for k in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID",
+                                      "SLURM_RESTART_COUNT") if k in os.environ}
+  os.makedirs(workdir, exist_ok=True)
+  run_files.atomic_write_json(os.path.join(workdir, EXIT_FILE), {
+      "returncode": returncode, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "slurm": slurm})
+
+
+def read_exit(workdir: str) -> int | None:
+  try:
+    with open(os.path.join(workdir, EXIT_FILE)) as f:
+      return json.load(f)["returncode"]
+  except (OSError, ValueError, KeyError):
+    return None
+
+
+def exec_row(manifest: str, index: int) -> int:
+  """Takes the row's lock, sends output to its train.log and becomes `bilstm-train` (exec).
+
+  exec keeps the PID, so the batch script's `kill -USR1 $child` reaches the trainer, and the
+  lock fd is inherited so the lock is held exactly as long as the trainer runs.
+  """
+  run = sweep_lib.manifest_row(manifest, index)
+  sweep = os.path.basename(os.path.dirname(os.path.abspath(run.workdir)))
+  if sweep_lib.is_finished(run):
+    print(f"row {index} {run.run_name}: finished (results.json); nothing to do", flush=True)
+    return 0
+  fd = try_lock(run.workdir)
+  if fd is None:
+    print(f"row {index} {run.run_name}: another launcher holds {run.workdir}/{LOCK_FILE}; "
+          "not running it twice", flush=True)
+    return EXIT_LOCKED
+  if sweep_lib.is_finished(run):  # finished between the first check and the lock
+    return 0
+  mode = os.environ.get("WANDB_MODE")
+  args = sweep_lib.train_args(run, sweep, mode if mode in _WANDB_MODES else None)
+  command = [sys.executable, "-m", "bilstm_jax.main"] + args
+  log_path = os.path.join(run.workdir, LOG_FILE)
+  print(f"row {index} {run.run_name} -> {run.workdir} (log: {log_path})", flush=True)
+  log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+  header = (f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {os.uname().nodename} "
+            f"slurm={os.environ.get('SLURM_JOB_ID', '-')} "
+            f"restart={os.environ.get('SLURM_RESTART_COUNT', '0')}\n"
+            f"$ bilstm-train {shlex.join(args)}\n")
+  os.write(log, header.encode())
+  os.dup2(log, 1)
+  os.dup2(log, 2)
+  os.close(log)
+  os.set_inheritable(fd, True)
+  os.execv(sys.executable, command)
+  return 1  # not reached
+
+
+# --- Local backend --------------------------------------------------------------------------
+
+class LocalRunner:
+  """Runs rows as `bilstm-sweep row` subprocesses, N at a time; Ctrl-C stops them cleanly."""
+
+  def __init__(self, manifest: str, workers: int):
+    self.manifest = manifest
+    self.workers = workers
+    self.procs: dict[int, subprocess.Popen] = {}
+    self.stopping = threading.Event()
+    self.lock = threading.Lock()
+
+  def run_one(self, run: sweep_lib.Run) -> tuple[str, float]:
+    if self.stopping.is_set():
+      return "not started", 0.0
+    start = time.time()
+    # Own session: a Ctrl-C reaches only this launcher, which then asks each trainer to
+    # checkpoint (SIGTERM) instead of killing it mid-step.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bilstm_jax.launch", "row", self.manifest, str(run.index)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    with self.lock:
+      self.procs[run.index] = proc
+    _, err = proc.communicate()
+    with self.lock:
+      del self.procs[run.index]
+    elapsed = time.time() - start
+    rc = proc.returncode
+    if rc != EXIT_LOCKED:
+      record_exit(run.workdir, rc)
+    if rc == 0:
+      return ("done" if sweep_lib.is_finished(run) else "no results.json"), elapsed
+    if rc == EXIT_LOCKED:
+      return "skipped: running in another launcher", elapsed
+    if rc == preemption.EXIT_PREEMPTED:
+      return "stopped with a checkpoint (re-run to resume)", elapsed
+    detail = f"; {err.strip().splitlines()[-1]}" if err.strip() else ""
+    return (f"FAILED (exit {rc}); log: {os.path.join(run.workdir, LOG_FILE)}{detail}",
+            elapsed)
+
+  def stop_all(self) -> None:
+    """First call: SIGTERM (checkpoint at the next step, exit 75); a second call: SIGKILL."""
+    sig = signal.SIGKILL if self.stopping.is_set() else signal.SIGTERM
+    self.stopping.set()
+    with self.lock:
+      for proc in self.procs.values():
+        try:
+          proc.send_signal(sig)
+        except ProcessLookupError:
+          pass
+
+  def run(self, runs: list[sweep_lib.Run]) -> bool:
+    """True when every row ran to results.json."""
+    # Ctrl-C, and a TERM/HUP to this launcher (e.g. `timeout`, a closed terminal), stop the
+    # rows cleanly: they run in their own sessions and would otherwise outlive the launcher.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+      signal.signal(signum, _raise_interrupt)
+    ok = True
+    with concurrent.futures.ThreadPoolExecutor(self.workers) as pool:
+      futures = {pool.submit(self.run_one, run): run for run in runs}
+      pending = set(futures)
+      done_count = 0
+      while pending:
+        try:
+          finished, pending = concurrent.futures.wait(
+              pending, timeout=0.5, return_when=concurrent.futures.FIRST_COMPLETED)
+          for future in finished:
+            run = futures[future]
+            status, elapsed = future.result()
+            done_count += 1
+            ok &= status == "done"
+            print(f"[{done_count}/{len(runs)}] {run.run_name}: {status} ({elapsed:.0f} s)",
+                  flush=True)
+        except KeyboardInterrupt:
+          print("interrupted: running rows checkpoint and stop (Ctrl-C again kills them)",
+                flush=True)
+          self.stop_all()
+    return ok
+
+
+def _raise_interrupt(signum, frame):  # pylint: disable=unused-argument
+  raise KeyboardInterrupt
+
+
+# --- SLURM backend --------------------------------------------------------------------------
+
+def sbatch_command(args, manifest: str, indices: list[int], name: str) -> list[str]:
+  out_dir = os.path.join(args.sweep_dir, name, "slurm")
+  array = sweep_lib.compress_indices(indices)
+  if args.max_parallel:
+    array += f"%{args.max_parallel}"
+  command = [
+      "sbatch", "--parsable", f"--array={array}", f"--job-name=bilstm-{name}",
+      f"--chdir={os.getcwd()}", f"--output={out_dir}/%A_%a.out", "--open-mode=append",
+      f"--signal=B:USR1@{args.signal_seconds}", "--requeue",
+      f"--time={args.time}", f"--cpus-per-task={args.cpus_per_task}", f"--mem={args.mem}",
+      f"--export=ALL,BILSTM_PYTHON={sys.executable}"]
+  if args.partition:
+    command.append(f"--partition={args.partition}")
+  if args.gpus:
+    command.append(f"--gpus={args.gpus}")
+  command += list(args.sbatch_arg or [])
+  return command + [args.array_script, manifest]
+
+
+def queued_jobs(job_name: str) -> list[str]:
+  """Job ids of this user's queued or running jobs with this name ([] if squeue fails)."""
+  try:
+    out = subprocess.run(["squeue", "--me", "-h", "-n", job_name, "-o", "%i"],
+                         capture_output=True, text=True, timeout=30, check=True).stdout
+  except (OSError, subprocess.SubprocessError):
+    return []
+  return out.split()
+
+
+# --- Commands -------------------------------------------------------------------------------
+
+def _load(args):
+  name = sweep_lib.sweep_name(args.sweep_file)
+  spec = sweep_lib.load_sweep(args.sweep_file)
+  return name, spec, sweep_lib.expand(spec, name, args.sweep_dir)
+
+
+def cmd_run(args) -> int:
+  name, _, runs = _load(args)
+  root = os.path.join(args.sweep_dir, name)
+  manifest = os.path.join(root, sweep_lib.MANIFEST)
+  todo = sweep_lib.unfinished(runs)
+  print(f"sweep {name}: {len(runs)} rows, {len(runs) - len(todo)} finished, {len(todo)} to run "
+        f"({args.backend}); manifest {manifest}")
+  if args.backend == "slurm":
+    # The array reads an immutable snapshot named by its content, so editing the sweep file
+    # while tasks are pending can never shift which row a pending task runs.
+    text = sweep_lib.manifest_text(runs)
+    snapshot = os.path.join(root, "slurm", f"sweep-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+                            ".jsonl")
+    command = sbatch_command(args, snapshot, [run.index for run in todo], name)
+  for run in runs:
+    mark = "  " if run in todo else "ok"
+    print(f"  {mark} {run.index:3d} {run.run_name}")
+  if args.dry_run:
+    if args.backend == "slurm" and todo:
+      print("would run: " + shlex.join(command))
+    print("dry run: nothing written or started")
+    return 0
+  sweep_lib.write_manifest(manifest, runs)
+  if not todo:
+    print("all rows finished; make the table with: bilstm-sweep table " + args.sweep_file)
+    return 0
+  if args.backend == "local":
+    ok = LocalRunner(manifest, args.workers).run(todo)
+    print(f"next: bilstm-sweep table {args.sweep_file}"
+          + ("" if ok else "  (some rows did not finish: they are listed under the table)"))
+    return 0 if ok else 1
+  queued = queued_jobs(f"bilstm-{name}")
+  if queued and not args.allow_duplicate:
+    print(f"error: jobs named bilstm-{name} are already queued ({', '.join(queued)}); wait for "
+          "them or scancel them (or pass --allow-duplicate: the row locks still keep a row from "
+          "running twice at once)", file=sys.stderr)
+    return 1
+  sweep_lib.write_manifest(snapshot, runs)
+  os.makedirs(os.path.join(root, "slurm"), exist_ok=True)
+  print("$ " + shlex.join(command), flush=True)
+  try:
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+  except (OSError, subprocess.TimeoutExpired) as err:
+    print(f"error: could not run sbatch: {err}", file=sys.stderr)
+    return 1
+  if result.returncode != 0:
+    print(f"error: sbatch failed ({result.returncode}): {result.stderr.strip()}", file=sys.stderr)
+    return 1
+  job_id = result.stdout.strip().split(";")[0]
+  print(f"submitted array job {job_id} ({len(todo)} tasks); watch with `squeue -j {job_id}`, "
+        f"logs in {root}/<run>/{LOG_FILE}")
+  return 0
+
+
+def cmd_table(args) -> int:
+  from bilstm_jax import tables  # pylint: disable=import-outside-toplevel  (pandas, matplotlib)
+  name, spec, runs = _load(args)
+  paths, report = tables.write_tables(name, spec.table, runs, args.tables_dir, status=run_status)
+  print(report)
+  print("wrote " + ", ".join(paths))
+  return 0
+
+
+def run_status(run: sweep_lib.Run) -> str:
+  """done | running | failed (exit N) | stopped (resumable) | incomplete | not started."""
+  if sweep_lib.is_finished(run):
+    return "done"
+  if not os.path.isdir(run.workdir):
+    return "not started"
+  if is_locked(run.workdir):
+    return "running"
+  rc = read_exit(run.workdir)
+  if rc == preemption.EXIT_PREEMPTED:
+    return "stopped (resumable)"
+  if rc not in (None, 0):
+    return f"failed (exit {rc}; log {os.path.join(run.workdir, LOG_FILE)})"
+  return "incomplete"
+
+
+def cmd_row(args) -> int:
+  if args.record_exit is not None:
+    run = sweep_lib.manifest_row(args.manifest, args.index)
+    if args.record_exit != EXIT_LOCKED:
+      record_exit(run.workdir, args.record_exit)
+    return 0
+  return exec_row(args.manifest, args.index)
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(prog="bilstm-sweep", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  sub = parser.add_subparsers(dest="command", required=True)
+
+  run = sub.add_parser("run", help="run the sweep's unfinished rows (local or a SLURM array)")
+  run.add_argument("sweep_file")
+  run.add_argument("--backend", choices=("local", "slurm"), default="local")
+  run.add_argument("--dry-run", action="store_true", help="print the plan; write nothing")
+  run.add_argument("--sweep-dir", default="runs")
+  run.add_argument("--workers", type=int, default=1, help="local: rows run at once")
+  slurm = run.add_argument_group("slurm")
+  slurm.add_argument("--partition", default=None)
+  slurm.add_argument("--time", default="01:00:00", help="per array task")
+  slurm.add_argument("--cpus-per-task", type=int, default=2)
+  slurm.add_argument("--gpus", type=int, default=0)
+  slurm.add_argument("--mem", default="4G")
+  slurm.add_argument("--max-parallel", type=int, default=8, help="the %%K of --array")
+  slurm.add_argument("--signal-seconds", type=int, default=120,
+                     help="SIGUSR1 this long before the time limit: checkpoint and requeue")
+  slurm.add_argument("--sbatch-arg", action="append", help="extra sbatch option (repeatable)")
+  slurm.add_argument("--array-script", default=ARRAY_SCRIPT)
+  slurm.add_argument("--allow-duplicate", action="store_true",
+                     help="submit even if jobs of this sweep are still queued")
+
+  table = sub.add_parser("table", help="tables/<sweep>.{md,tex,png} from the run directories")
+  table.add_argument("sweep_file")
+  table.add_argument("--sweep-dir", default="runs")
+  table.add_argument("--tables-dir", default="tables")
+
+  row = sub.add_parser("row", help="run one manifest row (what slurm/array.sbatch calls)")
+  row.add_argument("manifest")
+  row.add_argument("index", type=int)
+  row.add_argument("--record-exit", type=int, default=None, metavar="RC",
+                   help="only record the row's exit code in its run directory")
+  return parser
+
+
+def main(argv=None) -> int:
+  args = build_parser().parse_args(argv)
+  # Config files import `configs.common`: make the checkout root importable from its cwd.
+  sys.path.insert(0, os.getcwd())
+  if args.command == "run" and args.workers < 1:
+    print("bilstm-sweep: error: --workers must be >= 1", file=sys.stderr)
+    return 2
+  try:
+    return {"run": cmd_run, "table": cmd_table, "row": cmd_row}[args.command](args)
+  except ConfigError as err:
+    print(f"bilstm-sweep: error: {err}", file=sys.stderr)
+    return 2
+
+
+def run() -> None:
+  sys.exit(main())
+
+
+if __name__ == "__main__":
+  run()

@@ -1,0 +1,246 @@
+"""Sweeps: expansion order, run names (sanitised), manifest rows, skip/lock logic, local runs."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from absl import flags
+from ml_collections import config_flags
+
+from bilstm_jax import MERGE_MODES, launch, run_files, sweep
+from bilstm_jax.config_loading import ConfigError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SYNTHETIC = os.path.join(ROOT, "configs", "synthetic.py")
+QUICKSTART = os.path.join(ROOT, "experiments", "quickstart.py")
+
+
+def _write_sweep(tmp_path, rows_code, name="toy", config=SYNTHETIC + ":smoke", table=""):
+  path = tmp_path / f"{name}.py"
+  path.write_text(textwrap.dedent(f"""
+      from bilstm_jax import sweep
+      def get_sweep():
+        return sweep.Sweep(config={config!r}, rows={rows_code}{table})
+      """))
+  return str(path)
+
+
+def test_product_zipped_chain_order_and_seed_innermost():
+  rows = sweep.product(("model.merge", ["concat", "sum"]), ("model.num_layers", [1, 2]),
+                       sweep.seeds(2))
+  assert [tuple(r.values()) for r in rows][:5] == [
+      ("concat", 1, 0), ("concat", 1, 1), ("concat", 2, 0), ("concat", 2, 1), ("sum", 1, 0)]
+  assert len(rows) == 8
+  assert sweep.zipped(("model.units", [8, 16]), ("model.embed_dim", [4, 8])) == [
+      {"model.units": 8, "model.embed_dim": 4}, {"model.units": 16, "model.embed_dim": 8}]
+  nested = sweep.product(sweep.zipped(("model.units", [8, 16]), ("model.embed_dim", [4, 8])),
+                         sweep.seeds(1))
+  assert nested[1] == {"model.units": 16, "model.embed_dim": 8, "seed": 0}
+  both = sweep.chain(sweep.product(("model.bidirectional", [False]), sweep.seeds(2)),
+                     sweep.product(("model.merge", ["sum"]), sweep.seeds(2)))
+  assert [r.get("model.merge") for r in both] == [None, None, "sum", "sum"]
+  assert sweep.product(("a", [1, 2]), ("seed", [0])) == sweep.product(("a", [1, 2]),
+                                                                     ("seed", [0]))
+
+
+def test_axis_mistakes_are_errors():
+  with pytest.raises(ValueError, match="differ in length"):
+    sweep.zipped(("a", [1, 2]), ("b", [1]))
+  with pytest.raises(ValueError, match="set by two axes"):
+    sweep.product(("a", [1]), ("a", [2]))
+  with pytest.raises(TypeError, match="must be a list"):
+    sweep.product(("a", "concat"))
+  with pytest.raises(ValueError, match="innermost"):
+    sweep.Sweep("x.py", sweep.product(sweep.seeds(2), ("model.merge", ["concat", "sum"])))
+
+
+def test_run_names_use_only_varied_keys_seed_last():
+  rows = sweep.product(("model.cell", ["lstm"]), ("model.merge", ["concat", "sum"]),
+                       ("model.num_layers", [2]), sweep.seeds(2))
+  rows = [dict(seed=r.pop("seed"), **r) for r in rows]  # seed first in the dict: still last
+  assert sweep.varied_keys(rows) == ["model.merge", "seed"]
+  assert sweep.run_names(rows) == ["merge=concat,seed=0", "merge=concat,seed=1",
+                                   "merge=sum,seed=0", "merge=sum,seed=1"]
+  # A key some rows leave out varies; two keys with the same last part keep their full names.
+  rows = [{"model.dropout": 0.1, "data.dropout": 0.0}, {"model.dropout": 0.2}]
+  assert sweep.run_names(rows) == ["model.dropout=0.1,data.dropout=0",
+                                   "model.dropout=0.2"]
+  assert sweep.run_names([{"seed": 0}]) == ["run"]
+
+
+@pytest.mark.parametrize("value", ["../../etc", "/abs/path", "a/b", "..", ".", "-rf",
+                                   "x y*?$\\", "é", "a" * 400])
+def test_names_never_escape_the_sweep_dir(tmp_path, value):
+  rows = [{"data.source_dir": value}, {"data.source_dir": "plain"}]
+  names = sweep.run_names(rows)
+  for name in names:
+    assert "/" not in name and ".." not in name and not name.startswith((".", "-"))
+    assert len(name) <= 150
+    root = tmp_path / "runs" / "toy"
+    assert os.path.dirname(os.path.abspath(root / name)) == str(root)
+  assert names[0] != names[1]
+  assert sweep.sanitize("..") == "_" and sweep.sanitize("/etc/passwd") == "_etc_passwd"
+
+
+def test_sanitising_collisions_stay_unique():
+  names = sweep.run_names([{"data.format": "a/b"}, {"data.format": "a_b"}])
+  assert len(set(names)) == 2 and all(n.startswith("format=a_b") for n in names)
+
+
+def test_quickstart_rows_all_build_configs():
+  spec = sweep.load_sweep(QUICKSTART)
+  runs = sweep.expand(spec, "quickstart", "runs")  # builds every row's config
+  assert len(runs) == 2 + 2 * len(MERGE_MODES)
+  assert runs[0].run_name == "bidirectional=False,seed=0"
+  assert runs[-1].run_name == "bidirectional=True,merge=none,seed=1"
+  assert runs[3].workdir == os.path.join("runs", "quickstart",
+                                         "bidirectional=True,merge=concat,seed=1")
+  assert spec.table.metric == "test/accuracy"
+
+
+def test_misspelled_key_is_one_error_naming_the_row(tmp_path):
+  path = _write_sweep(tmp_path, 'sweep.product(("model.unitz", [8, 16]), sweep.seeds(1))')
+  spec = sweep.load_sweep(path)
+  with pytest.raises(ConfigError, match=r"sweep 'toy' row 0 \(unitz=8\): config key "
+                     r"'model.unitz' does not exist; valid keys at model: .*units"):
+    sweep.expand(spec, "toy")
+  code = launch.main(["run", path, "--dry-run", "--sweep-dir", str(tmp_path / "runs")])
+  assert code == 2
+
+
+@pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")  # ml_collections
+def test_flags_round_trip_to_the_same_config():
+  """Each override, written as a --config.key flag, parses back to apply_overrides' config."""
+  row = {"model.merge": "sum", "model.bidirectional": False, "model.units": 16,
+         "optim.learning_rate": 1e-3, "seed": 3, "data.format": "conllu"}
+  run = sweep.Run(0, "r", SYNTHETIC + ":smoke", row, "runs/toy/r", ("merge=sum",))
+  args = sweep.train_args(run, "toy", "disabled")
+  assert args[:4] == ["--config", SYNTHETIC + ":smoke", "--workdir", "runs/toy/r"]
+  expected = sweep.build_config(SYNTHETIC + ":smoke", {
+      **row, "wandb.group": "toy", "wandb.name": "r", "wandb.tags": ("merge=sum",),
+      "wandb.mode": "disabled"})
+  argv = ["prog", f"--config={args[1]}"] + args[4:]
+  values = flags.FlagValues()
+  holder = config_flags.DEFINE_config_file("config", None, "", flag_values=values,
+                                           lock_config=True, sys_argv=argv)
+  values(argv)
+  assert run_files.flat_config(holder.value) == run_files.flat_config(expected)
+  with pytest.raises(ConfigError, match="None cannot be passed"):
+    sweep.flag_value("data.source_dir", None)
+
+
+def test_manifest_rows_and_unfinished_selection(tmp_path):
+  path = _write_sweep(tmp_path, 'sweep.product(("model.merge", ["concat", "sum"]), '
+                      'sweep.seeds(2))')
+  runs = sweep.expand(sweep.load_sweep(path), "toy", str(tmp_path / "runs"))
+  manifest = str(tmp_path / "runs" / "toy" / sweep.MANIFEST)
+  sweep.write_manifest(manifest, runs)
+  assert sweep.read_manifest(manifest) == runs
+  assert sweep.manifest_row(manifest, 2).run_name == "merge=sum,seed=0"
+  with pytest.raises(ConfigError, match="no row 4"):
+    sweep.manifest_row(manifest, 4)
+  run_files.write_results(_mkdir(runs[1].workdir), {"test/accuracy": 0.5})
+  _mkdir(runs[2].workdir)  # started, no results: still to run (it resumes)
+  assert [r.index for r in sweep.unfinished(runs)] == [0, 2, 3]
+  assert sweep.compress_indices([0, 2, 3]) == "0,2-3"
+  assert sweep.compress_indices([0, 1, 2, 5, 7, 8, 9]) == "0-2,5,7-9"
+
+
+def _mkdir(path):
+  os.makedirs(path, exist_ok=True)
+  return path
+
+
+def test_dry_run_writes_nothing_and_shows_the_subset_array(tmp_path, capsys):
+  path = _write_sweep(tmp_path, 'sweep.product(("model.merge", ["concat", "sum"]), '
+                      'sweep.seeds(2))')
+  runs_dir = tmp_path / "runs"
+  runs = sweep.expand(sweep.load_sweep(path), "toy", str(runs_dir))
+  run_files.write_results(_mkdir(runs[0].workdir), {"test/accuracy": 0.5})
+  code = launch.main(["run", path, "--backend", "slurm", "--dry-run", "--sweep-dir",
+                      str(runs_dir), "--max-parallel", "3", "--signal-seconds", "30"])
+  out = capsys.readouterr().out
+  assert code == 0
+  assert "--array=1-3%3" in out and "--signal=B:USR1@30" in out and "--requeue" in out
+  assert not (runs_dir / "toy" / sweep.MANIFEST).exists()
+
+
+def test_finished_and_locked_rows_are_not_run(tmp_path):
+  path = _write_sweep(tmp_path, 'sweep.product(("model.merge", ["concat", "sum"]), '
+                      'sweep.seeds(1))')
+  runs = sweep.expand(sweep.load_sweep(path), "toy", str(tmp_path / "runs"))
+  manifest = str(tmp_path / "runs" / "toy" / sweep.MANIFEST)
+  sweep.write_manifest(manifest, runs)
+  run_files.write_results(_mkdir(runs[0].workdir), {"test/accuracy": 0.5})
+  assert launch.exec_row(manifest, 0) == 0  # finished: returns instead of exec'ing a trainer
+  fd = launch.try_lock(runs[1].workdir)
+  try:
+    assert launch.exec_row(manifest, 1) == launch.EXIT_LOCKED
+    assert launch.run_status(runs[1]) == "running"
+  finally:
+    os.close(fd)
+  assert launch.run_status(runs[1]) == "incomplete"
+
+
+def test_lock_excludes_another_process_and_dies_with_it(tmp_path):
+  workdir = str(tmp_path / "run")
+  holder = subprocess.Popen(
+      [sys.executable, "-c", "import sys, time; from bilstm_jax import launch; "
+       f"fd = launch.try_lock({workdir!r}); print('locked', flush=True); time.sleep(60)"],
+      stdout=subprocess.PIPE, text=True)
+  try:
+    assert holder.stdout.readline().strip() == "locked"
+    assert launch.try_lock(workdir) is None
+  finally:
+    holder.kill()
+    holder.wait()
+  fd = launch.try_lock(workdir)  # released by the kernel when the holder died: no stale lock
+  assert fd is not None
+  os.close(fd)
+
+
+def test_run_status_from_files(tmp_path):
+  run = sweep.Run(0, "r", SYNTHETIC, {"seed": 0}, str(tmp_path / "r"))
+  assert launch.run_status(run) == "not started"
+  launch.record_exit(run.workdir, 75)
+  assert launch.run_status(run) == "stopped (resumable)"
+  launch.record_exit(run.workdir, 1)
+  assert launch.run_status(run).startswith("failed (exit 1; log ")
+  run_files.write_results(run.workdir, {"test/accuracy": 1.0})
+  assert launch.run_status(run) == "done"
+
+
+def test_local_backend_skips_finished_and_locked_reports_failed(tmp_path):
+  """One real smoke row trains; a finished row is skipped, a locked one left to its holder,
+  and a failing one is reported with its log while the others go on."""
+  path = _write_sweep(tmp_path, 'sweep.product(("model.merge", ["concat", "sum", "mul", '
+                      '"ave"]), sweep.seeds(1))')
+  runs_dir = str(tmp_path / "runs")
+  runs = sweep.expand(sweep.load_sweep(path), "toy", runs_dir)
+  run_files.write_results(_mkdir(runs[0].workdir), {"test/accuracy": 0.5})
+  # A workdir holding another config makes the trainer refuse to start: a failed row.
+  with open(os.path.join(_mkdir(runs[2].workdir), "config.json"), "w") as f:
+    json.dump({"model.units": 999}, f)
+  fd = launch.try_lock(runs[3].workdir)
+  try:
+    result = subprocess.run(
+        [sys.executable, "-m", "bilstm_jax.launch", "run", path, "--backend", "local",
+         "--workers", "2", "--sweep-dir", runs_dir],
+        capture_output=True, text=True, timeout=240, cwd=ROOT,
+        env={**os.environ, "WANDB_MODE": "disabled"})
+  finally:
+    os.close(fd)
+  out = result.stdout
+  assert result.returncode == 1, out + result.stderr
+  assert "1 finished, 3 to run" in out
+  assert [r.run_name for r in runs] == ["merge=concat", "merge=sum", "merge=mul", "merge=ave"]
+  assert "merge=sum: done" in out
+  assert f"merge=mul: FAILED (exit 1); log: {runs[2].workdir}/train.log" in out
+  assert "merge=ave: skipped: running in another launcher" in out
+  assert run_files.read_results(runs[1].workdir)["final_step"] == 4
+  assert "different config" in open(os.path.join(runs[2].workdir, "train.log")).read()
+  with open(os.path.join(runs_dir, "toy", sweep.MANIFEST)) as f:
+    assert [json.loads(line)["run_name"] for line in f] == [r.run_name for r in runs]

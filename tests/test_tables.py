@@ -1,0 +1,100 @@
+"""Tables: fabricated results.json -> mean ± std (n) cells, bold best, missing runs listed."""
+
+import os
+
+import pytest
+
+from bilstm_jax import launch, run_files, sweep, tables
+
+TABLE = sweep.Table(metric="test/accuracy", rows=("model.merge",), cols=("model.num_layers",))
+
+
+def _runs(tmp_path):
+  rows = sweep.product(("model.merge", ["concat", "sum"]), ("model.num_layers", [1, 2]),
+                       sweep.seeds(2))
+  names = sweep.run_names(rows)
+  return [sweep.Run(i, name, "configs/synthetic.py", row, str(tmp_path / "runs" / "t" / name))
+          for i, (row, name) in enumerate(zip(rows, names))]
+
+
+def _fabricate(tmp_path):
+  runs = _runs(tmp_path)
+  values = {  # (merge, layers) -> values of the seeds that finished
+      ("concat", 1): [0.90, 0.92], ("concat", 2): [0.95],  # seed 1 missing
+      ("sum", 1): [0.80, 0.84], ("sum", 2): [0.96, 0.98]}
+  seen = {}
+  for run in runs:
+    key = (run.overrides["model.merge"], run.overrides["model.num_layers"])
+    i = seen.setdefault(key, 0)
+    seen[key] += 1
+    if key == ("sum", 1) and i == 1:  # a failed run: exit code, no results
+      launch.record_exit(run.workdir, 1)
+      values[key] = values[key][:1]
+      continue
+    if i < len(values[key]):
+      os.makedirs(run.workdir, exist_ok=True)
+      run_files.write_results(run.workdir, {"test/accuracy": values[key][i], "val/accuracy": 0})
+  return runs
+
+
+def test_aggregate_mean_std_n(tmp_path):
+  runs = _fabricate(tmp_path)
+  frame = tables.collect(runs, TABLE, launch.run_status)
+  cells = tables.aggregate(frame, TABLE).set_index(["model.merge", "model.num_layers"])
+  assert cells.loc[("concat", "1"), "mean"] == pytest.approx(0.91)
+  assert cells.loc[("concat", "1"), "std"] == pytest.approx(0.0141421, abs=1e-6)  # ddof=1
+  assert cells.loc[("concat", "2"), ["n", "planned"]].tolist() == [1, 2]
+  assert cells.loc[("sum", "1"), ["n", "planned"]].tolist() == [1, 2]
+  assert list(cells.index) == [("concat", "1"), ("concat", "2"), ("sum", "1"), ("sum", "2")]
+
+
+def test_markdown_latex_png(tmp_path):
+  runs = _fabricate(tmp_path)
+  paths, markdown = tables.write_tables("t", TABLE, runs, str(tmp_path / "tables"),
+                                        status=launch.run_status)
+  assert [os.path.basename(p) for p in paths] == ["t.md", "t.tex", "t.png"]
+  assert all(os.path.getsize(p) > 0 for p in paths)
+  lines = markdown.splitlines()
+  assert "| merge | num_layers=1 | num_layers=2 |" in lines
+  assert "| concat | **0.9100 ± 0.0141** (2) | 0.9500 (1/2) |" in lines
+  assert "| sum | 0.8000 (1/2) | **0.9700 ± 0.0141** (2) |" in lines
+  assert "6 of 8 runs done." in markdown
+  # Both runs that are not in the table are listed, with why.
+  assert "- `merge=concat,num_layers=2,seed=1` (row 3): not started" in lines
+  failed = [line for line in lines if line.startswith("- `merge=sum,num_layers=1,seed=1`")]
+  assert failed and "failed (exit 1; log " in failed[0] and failed[0].endswith("train.log)")
+  tex = open(paths[1]).read()
+  for rule in (r"\toprule", r"\midrule", r"\bottomrule", r"\begin{tabular}{lrr}"):
+    assert rule in tex
+  assert r"concat & $\mathbf{0.9100 \pm 0.0141}$ (2) & $0.9500$ (1/2) \\" in tex
+  assert r"Not in the table: merge=concat,num\_layers=2,seed=1; merge=sum,num\_layers=1," in tex
+  with open(paths[2], "rb") as f:
+    assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_lower_is_better_and_units_plot(tmp_path):
+  table = sweep.Table(metric="test/per", rows=("model.merge",), cols=("model.units",),
+                      higher_is_better=False, digits=2)
+  rows = sweep.product(("model.merge", ["concat", "sum"]), ("model.units", [8, 16]))
+  runs = [sweep.Run(i, n, "c.py", r, str(tmp_path / n))
+          for i, (r, n) in enumerate(zip(rows, sweep.run_names(rows)))]
+  for run, value in zip(runs, [0.3, 0.2, 0.25, 0.1]):
+    run_files.write_results(_mkdir(run.workdir), {"test/per": value})
+  paths, markdown = tables.write_tables("u", table, runs, str(tmp_path / "tables"))
+  assert "| concat | 0.30 (1) | 0.20 (1) |" in markdown
+  assert "| sum | **0.25** (1) | **0.10** (1) |" in markdown
+  assert "Not in the table" not in markdown
+  assert os.path.getsize(paths[2]) > 0
+
+
+def test_results_without_the_metric_are_listed(tmp_path):
+  run = sweep.Run(0, "r", "c.py", {"seed": 0}, str(tmp_path / "r"))
+  run_files.write_results(_mkdir(run.workdir), {"val/accuracy": 1.0})
+  _, markdown = tables.write_tables("m", sweep.Table(), [run], str(tmp_path / "tables"))
+  assert "| – (0/1) |" in markdown
+  assert "- `r` (row 0): results.json has no 'test/accuracy'" in markdown
+
+
+def _mkdir(path):
+  os.makedirs(path, exist_ok=True)
+  return path
