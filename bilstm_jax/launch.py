@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 
-from bilstm_jax import preemption, run_files, sweep as sweep_lib
+from bilstm_jax import config_loading, preemption, run_files, sweep as sweep_lib
 from bilstm_jax.config_loading import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -303,9 +303,13 @@ def cmd_run(args) -> int:
 def cmd_table(args) -> int:
   from bilstm_jax import tables  # pylint: disable=import-outside-toplevel  (pandas, matplotlib)
   name, spec, runs = _load(args)
-  paths, report = tables.write_tables(name, spec.table, runs, args.tables_dir, status=run_status)
+  paths, report, cells = tables.write_tables(name, spec.table, runs, args.tables_dir,
+                                             status=run_status)
   print(report)
   print("wrote " + ", ".join(paths))
+  from bilstm_jax import table_tracking  # pylint: disable=import-outside-toplevel
+  wandb_cfg = config_loading.load_config(spec.config).wandb
+  table_tracking.log_table(name, cells, paths[2], wandb_cfg, os.path.join(args.sweep_dir, name))
   return 0
 
 

@@ -109,7 +109,7 @@ def pool(y_BxTxF, h_DirxBxH, lengths_B, pooling: str, merge_mode: str):
 
 def build_model(model_cfg, info: dict) -> nn.Module:
   """The only place that reads config.model; `info` comes from the dataset."""
-  _check_model_config(model_cfg)
+  check_model_config(model_cfg)
   core = BiLSTM(units=model_cfg.units, num_layers=model_cfg.num_layers,
                 bidirectional=model_cfg.bidirectional, merge_mode=model_cfg.merge,
                 dropout_rate=model_cfg.dropout, compute_dtype=jnp.dtype(model_cfg.compute_dtype),
@@ -122,7 +122,7 @@ def build_model(model_cfg, info: dict) -> nn.Module:
                     merge_mode=model_cfg.merge, output_dropout=model_cfg.output_dropout)
 
 
-def _check_model_config(model_cfg) -> None:
+def check_model_config(model_cfg) -> None:
   """One clear error per bad model field, naming the config key and what is allowed."""
   for key in ("units", "num_layers", "embed_dim"):
     value = model_cfg[key]

@@ -218,7 +218,7 @@ def plot(name: str, frame: pd.DataFrame, cells: pd.DataFrame, table: sweep_lib.T
 
 def write_tables(name: str, table: sweep_lib.Table, runs: list[sweep_lib.Run], tables_dir: str,
                  status: Callable[[sweep_lib.Run], str] = default_status):
-  """Writes <tables_dir>/<name>.{md,tex,png}; returns (paths, the Markdown text)."""
+  """Writes <tables_dir>/<name>.{md,tex,png}; returns (paths, the Markdown text, the cells)."""
   frame = collect(runs, table, status)
   cells = aggregate(frame, table)
   os.makedirs(tables_dir, exist_ok=True)
@@ -229,4 +229,4 @@ def write_tables(name: str, table: sweep_lib.Table, runs: list[sweep_lib.Run], t
   with open(base + ".tex", "w") as f:
     f.write(to_latex(name, frame, cells, table))
   plot(name, frame, cells, table, base + ".png")
-  return [base + ".md", base + ".tex", base + ".png"], markdown
+  return [base + ".md", base + ".tex", base + ".png"], markdown, cells

@@ -125,6 +125,7 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
     _say(f"{workdir} is complete (results.json); nothing to do")
     return done
   _check_loop_config(config)
+  models.check_model_config(config.model)  # before the data layer writes vocab files
 
   # --- Data -------------------------------------------------------------------------------
   splits, info = data.get_datasets(config.data, workdir if is_main else None)

@@ -6,6 +6,8 @@ import pytest
 
 from bilstm_jax import launch, run_files, sweep, tables
 
+ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 TABLE = sweep.Table(metric="test/accuracy", rows=("model.merge",), cols=("model.num_layers",))
 
 
@@ -50,7 +52,7 @@ def test_aggregate_mean_std_n(tmp_path):
 
 def test_markdown_latex_png(tmp_path):
   runs = _fabricate(tmp_path)
-  paths, markdown = tables.write_tables("t", TABLE, runs, str(tmp_path / "tables"),
+  paths, markdown, _ = tables.write_tables("t", TABLE, runs, str(tmp_path / "tables"),
                                         status=launch.run_status)
   assert [os.path.basename(p) for p in paths] == ["t.md", "t.tex", "t.png"]
   assert all(os.path.getsize(p) > 0 for p in paths)
@@ -80,7 +82,7 @@ def test_lower_is_better_and_units_plot(tmp_path):
           for i, (r, n) in enumerate(zip(rows, sweep.run_names(rows)))]
   for run, value in zip(runs, [0.3, 0.2, 0.25, 0.1]):
     run_files.write_results(_mkdir(run.workdir), {"test/per": value})
-  paths, markdown = tables.write_tables("u", table, runs, str(tmp_path / "tables"))
+  paths, markdown, _ = tables.write_tables("u", table, runs, str(tmp_path / "tables"))
   assert "| concat | 0.30 (1) | 0.20 (1) |" in markdown
   assert "| sum | **0.25** (1) | **0.10** (1) |" in markdown
   assert "Not in the table" not in markdown
@@ -90,7 +92,7 @@ def test_lower_is_better_and_units_plot(tmp_path):
 def test_results_without_the_metric_are_listed(tmp_path):
   run = sweep.Run(0, "r", "c.py", {"seed": 0}, str(tmp_path / "r"))
   run_files.write_results(_mkdir(run.workdir), {"val/accuracy": 1.0})
-  _, markdown = tables.write_tables("m", sweep.Table(), [run], str(tmp_path / "tables"))
+  _, markdown, _ = tables.write_tables("m", sweep.Table(), [run], str(tmp_path / "tables"))
   assert "| – (0/1) |" in markdown
   assert "- `r` (row 0): results.json has no 'test/accuracy'" in markdown
 
@@ -98,3 +100,22 @@ def test_results_without_the_metric_are_listed(tmp_path):
 def _mkdir(path):
   os.makedirs(path, exist_ok=True)
   return path
+
+
+def test_table_is_logged_to_the_wandb_group_offline(tmp_path, monkeypatch):
+  """The table and plot go to W&B (offline here: real run files under the sweep dir)."""
+  pytest.importorskip("wandb")
+  from bilstm_jax import table_tracking
+  from bilstm_jax.config_loading import load_config
+  import pandas as pd
+  png = tmp_path / "t.png"
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  plt.plot([0, 1]); plt.savefig(png); plt.close()
+  monkeypatch.setenv("WANDB_MODE", "offline")
+  cfg = load_config(os.path.join(ROOT_DIR, "configs", "synthetic.py")).wandb
+  cells = pd.DataFrame({"merge": ["sum"], "mean": [0.9], "std": [0.01], "n": [2]})
+  table_tracking.log_table("t", cells, str(png), cfg, str(tmp_path / "sweep"))
+  runs = os.listdir(tmp_path / "sweep" / "wandb")
+  assert any(r.startswith("offline-run-") for r in runs)

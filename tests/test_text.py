@@ -249,3 +249,13 @@ def test_catalog_without_network_fails_fast_with_instructions(tmp_path, monkeypa
                                         r"data.source_dir=.*data.format=.*dataset.host"):
     text.load_text_task(cfg, None)
   assert time.time() - start < 10
+
+
+def test_an_empty_split_is_one_clear_error(tmp_path, cache):
+  from bilstm_jax import data
+  folder = tmp_path / "sst_empty_test"
+  write(folder / "train", "1 fine film\n0 dull film\n")
+  write(folder / "dev", "0 dull\n")
+  write(folder / "test", "")
+  with pytest.raises(ConfigError, match=r"'test' split .* is empty|test.*empty"):
+    data.get_datasets(sst_cfg(cache, folder), None)

@@ -119,7 +119,15 @@ def find_split_files(source_dir: str | None, pattern: re.Pattern, words: dict[st
 def prepare(builder: tfds.core.DatasetBuilder) -> tfds.core.DatasetBuilder:
   """Writes the prepared copy once; later runs (and other processes) just read it."""
   if not builder.is_prepared():
-    builder.download_and_prepare()
+    try:
+      builder.download_and_prepare()
+    except AssertionError as err:
+      # TFDS refuses a split that yields nothing; say which, in our terms.
+      match = re.search(r'split "([^"]+)": No examples', str(err))
+      if match is None:
+        raise
+      raise ConfigError(f"the {match.group(1)!r} split read from config key data.source_dir "
+                        "is empty: its file has no examples") from None
   return builder
 
 
