@@ -19,7 +19,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	WANDB_MODE=$${WANDB_MODE:-disabled} $(VENV)/bin/bilstm-sweep run experiments/quickstart.py --backend local --workers 2
-	$(VENV)/bin/bilstm-sweep table experiments/quickstart.py
+	WANDB_MODE=$${WANDB_MODE:-disabled} $(VENV)/bin/bilstm-sweep table experiments/quickstart.py
 
 test: $(STAMP)
 	$(PY) -m pytest -q
