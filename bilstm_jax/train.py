@@ -67,7 +67,6 @@ def train_step(state: TrainState, batch, rng, schedule):
       "train/accuracy": sums["correct_sum"] / jnp.maximum(sums["count"], 1.0),
       "train/grad_norm": optax.tree.norm(grads),
       "train/learning_rate": schedule(state.step),
-      "train/tokens": jnp.sum(batch["lengths"]),
   }
 
 
@@ -180,8 +179,9 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
     _say(f"resumed {workdir} from step {int(state.step)}")
   start_step = int(state.step)
 
+  provenance = run_files.provenance()
   flat = run_files.flat_config(config)
-  wandb_run = writer.init_wandb(config.wandb, {**flat, **run_files.provenance()}, workdir,
+  wandb_run = writer.init_wandb(config.wandb, {**flat, **provenance}, workdir,
                                 os.path.basename(os.path.abspath(workdir))) if is_main else None
   out = writer.MetricWriter(workdir, config.total_steps, start_step, wandb_run, enabled=is_main)
   out.drop_after(start_step)
@@ -226,7 +226,7 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
     tokens = meta["train_tokens"] + segment_tokens
     record = {}
     if log_now:
-      record.update({k: float(v) for k, v in window[-1][1].items() if k != "train/tokens"})
+      record.update({k: float(v) for k, v in window[-1][1].items()})
       record["perf/tokens_per_s"] = tokens / max(elapsed, 1e-9)
       record["train/padding_fraction"] = stream.padding_fraction(stream.position(step)[0])
       record["train/epoch"] = stream.fractional_epoch(step)
@@ -263,7 +263,7 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
       "wall_time_s": meta["train_time_s"],
       "train_tokens_per_s": meta["train_tokens"] / max(meta["train_time_s"], 1e-9),
       "params_sha256": params_sha256(state.params),
-      **run_files.provenance(),
+      **provenance,
   }
   if is_main:
     _say("at the best checkpoint (step %s): " % best_meta["best_step"]

@@ -9,20 +9,14 @@ import numpy as np
 import pytest
 
 from bilstm_jax import data, metrics, models, train
-from bilstm_jax.config_loading import ConfigError, load_config
+from bilstm_jax.config_loading import ConfigError, apply_overrides, load_config
 
 CONFIG = os.path.join(os.path.dirname(__file__), os.pardir, "configs", "synthetic.py")
 
 
 def _smoke_config(**changes):
   config = load_config(CONFIG + ":smoke")
-  config.wandb.mode = "disabled"
-  for dotted, value in changes.items():
-    node = config
-    *parents, leaf = dotted.split(".")
-    for part in parents:
-      node = node[part]
-    node[leaf] = value
+  apply_overrides(config, {"wandb.mode": "disabled", **changes})
   return config
 
 

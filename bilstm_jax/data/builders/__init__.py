@@ -116,6 +116,18 @@ def find_split_files(source_dir: str | None, pattern: re.Pattern, words: dict[st
   return folder, {split: os.path.join(folder, name) for split, name in files.items()}
 
 
+class LocalSplitsMixin:
+  """For CoNLL-style builders over local files: info from the config, one split per file."""
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return self.create_dataset_info()
+
+  def _split_generators(self, dl_manager):
+    del dl_manager  # everything is local
+    return {TFDS_SPLITS[split]: self._generate_examples(path)
+            for split, path in self._files.items()}
+
+
 def prepare(builder: tfds.core.DatasetBuilder) -> tfds.core.DatasetBuilder:
   """Writes the prepared copy once; later runs (and other processes) just read it."""
   if not builder.is_prepared():

@@ -74,7 +74,8 @@ def parse_conll(path: str, label_column: int):
     yield start, tokens, to_iob2(tags)
 
 
-class ConllFolder(builders.LocalSource, tfds.dataset_builders.ConllDatasetBuilder,
+class ConllFolder(builders.LocalSource, builders.LocalSplitsMixin,
+                  tfds.dataset_builders.ConllDatasetBuilder,
                   skip_registration=True):
   """One prepared copy per folder state and label column: the config name is their fingerprint.
 
@@ -92,14 +93,6 @@ class ConllFolder(builders.LocalSource, tfds.dataset_builders.ConllDatasetBuilde
     config = tfds.dataset_builders.ConllBuilderConfig(
         name=key, separator=None, ordered_features=FEATURES, description=str(files))
     super().__init__(config=config, **kwargs)
-
-  def _info(self) -> tfds.core.DatasetInfo:
-    return self.create_dataset_info()
-
-  def _split_generators(self, dl_manager):
-    del dl_manager  # everything is local
-    return {builders.TFDS_SPLITS[split]: self._generate_examples(path)
-            for split, path in self._files.items()}
 
   def _generate_examples(self, path):
     for idx, (line, tokens, tags) in enumerate(parse_conll(path, self._label_column)):

@@ -58,7 +58,8 @@ def parse_conllu(path: str):
     yield start, forms, upos, xpos
 
 
-class ConllUFolder(builders.LocalSource, tfds.dataset_builders.ConllUDatasetBuilder,
+class ConllUFolder(builders.LocalSource, builders.LocalSplitsMixin,
+                   tfds.dataset_builders.ConllUDatasetBuilder,
                    skip_registration=True):
   """One prepared copy per folder state: the config name is the folder's fingerprint.
 
@@ -75,14 +76,6 @@ class ConllUFolder(builders.LocalSource, tfds.dataset_builders.ConllUDatasetBuil
     config = tfds.dataset_builders.ConllUBuilderConfig(
         name=key, features=FEATURES, language="", description=str(files))
     super().__init__(config=config, **kwargs)
-
-  def _info(self) -> tfds.core.DatasetInfo:
-    return self.create_dataset_info()
-
-  def _split_generators(self, dl_manager):
-    del dl_manager  # everything is local
-    return {builders.TFDS_SPLITS[split]: self._generate_examples(path)
-            for split, path in self._files.items()}
 
   def _generate_examples(self, path):
     for idx, (line, forms, upos, xpos) in enumerate(parse_conllu(path)):
