@@ -4,6 +4,8 @@
   bilstm-bench --shape default,small,long,deep --out bench.json
   bilstm-bench --ours scan_impl=autodiff --ours unroll=2 --systems ours,flax_optimized
   bilstm-bench --quick                           # tiny shapes, few repeats (CI smoke)
+  bilstm-bench --pipeline "configs/ud_pos.py data.source_dir=../shared/data/ud_english_ewt"
+                                                 # input pipeline: fed vs preloaded steps/s
 
 Order of work per shape: build every system from the same weights, CHECK them against
 bilstm_jax (LSTM outputs at valid tokens, loss, and gradients of every weight), and only then
@@ -24,6 +26,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -35,6 +38,7 @@ import numpy as np
 
 from bilstm_jax import bench_systems as systems_lib
 from bilstm_jax.bench_systems import Shape
+from bilstm_jax.config_loading import ConfigError
 
 SHAPES = {
     "default": Shape(batch=64, steps=128, features=128, units=256),
@@ -263,6 +267,12 @@ def parse_args(argv=None) -> argparse.Namespace:
   parser.add_argument("--quick", action="store_true",
                       help="tiny shape, 1 warm-up, 3 rounds, 512^2 matmul (CI smoke)")
   parser.add_argument("--out", default=None, help="write the results JSON here")
+  parser.add_argument("--pipeline", action="append", default=[], metavar='"CONFIG KEY=V ..."',
+                      help="instead of the shapes: time the trainer fed by this task's input "
+                      "pipeline against the same batches preloaded (repeatable); a config "
+                      "path[:arg] then dotted overrides, space-separated")
+  parser.add_argument("--pipeline-steps", type=int, default=200,
+                      help="training steps per pipeline measurement")
   args = parser.parse_args(argv)
   if args.quick:
     args.shape, args.warmup, args.repeats = "quick", 1, 3
@@ -288,13 +298,37 @@ def parse_args(argv=None) -> argparse.Namespace:
   return args
 
 
+def _pipeline_config(spec: str):
+  """'configs/ud_pos.py data.source_dir=DIR' -> the locked config with the overrides."""
+  from bilstm_jax import config_loading  # pylint: disable=import-outside-toplevel
+  path, *items = shlex.split(spec)
+  config = config_loading.load_config(path)
+  config_loading.apply_overrides(
+      config, dict(config_loading.parse_override(config, item) for item in items))
+  return config
+
+
+def bench_pipelines(args: argparse.Namespace, report: dict) -> None:
+  from bilstm_jax import bench_pipeline  # pylint: disable=import-outside-toplevel
+  lines = [bench_pipeline.TABLE_HEADER]
+  for spec in args.pipeline:
+    print(f"\n== pipeline: {spec}", flush=True)
+    result = bench_pipeline.measure(_pipeline_config(spec), args.pipeline_steps,
+                                    max(1, min(args.repeats, 5)))
+    report["pipelines"].append({"spec": spec, **result})
+    lines.append(bench_pipeline.format_result(spec, result))
+    print("\n".join(lines), flush=True)
+
+
 def bench(args: argparse.Namespace, extra_builders: dict | None = None) -> dict:
   """Runs every requested shape; prints the tables; writes args.out. Raises MismatchError."""
   report = {"machine": machine_info(), "git": _git_sha(), "argv": sys.argv,
-            "load_avg_start": os.getloadavg(), "runs": []}
+            "load_avg_start": os.getloadavg(), "runs": [], "pipelines": []}
+  if args.pipeline:
+    bench_pipelines(args, report)
   overrides = {k: getattr(args, k) for k in ("batch", "steps", "features", "units", "layers",
                                              "classes") if getattr(args, k, None) is not None}
-  for shape_name in args.shapes:
+  for shape_name in ([] if args.pipeline else args.shapes):
     shape = dataclasses.replace(SHAPES[shape_name], **overrides)
     print(f"\n== {shape_name}: {shape}", flush=True)
     result = {"name": shape_name, **run_shape(shape, args, extra_builders)}
@@ -318,6 +352,9 @@ def main(argv=None) -> int:
   except MismatchError as err:
     print(f"bilstm-bench: FAILED: {err}", file=sys.stderr)
     return 1
+  except ConfigError as err:
+    print(f"bilstm-bench: {err}", file=sys.stderr)
+    return 2
   return 0
 
 

@@ -65,6 +65,28 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: dict) -> None:
       raise ConfigError(f"config key {dotted!r}: cannot set {value!r}: {err}") from None
 
 
+def parse_override(config: ml_collections.ConfigDict, item: str) -> tuple[str, object]:
+  """'model.units=64' -> ('model.units', 64), typed like the field it replaces."""
+  dotted, sep, text = item.partition("=")
+  if not sep:
+    raise ConfigError(f"override {item!r} is not KEY=VALUE")
+  check_key(config, dotted)
+  node = config
+  for part in dotted.split("."):
+    node = node[part]
+  if isinstance(node, bool):
+    if text.lower() not in ("true", "false", "1", "0"):
+      raise ConfigError(f"config key {dotted!r}: {text!r} is not a boolean (true/false)")
+    return dotted, text.lower() in ("true", "1")
+  if isinstance(node, (int, float)):
+    try:
+      return dotted, type(node)(text)
+    except ValueError:
+      kind = "an integer" if isinstance(node, int) else "a number"
+      raise ConfigError(f"config key {dotted!r}: {text!r} is not {kind}") from None
+  return dotted, text  # strings and None-valued (FieldReference) fields
+
+
 def override_keys(argv: list[str], flag: str = "config") -> tuple[str | None, list[str]]:
   """The config spec and the dotted keys of `--config.key=value` flags in argv."""
   spec, keys = None, []

@@ -106,43 +106,22 @@ def describe_params(params: dict) -> tuple[int, int, bool]:
   return len(layers), hidden, num_dirs == 2
 
 
-def reverse_within_length(lengths_B: Array, num_steps: int) -> Array:
-  """[T, B] time index that reverses each sequence within its length; padding stays in place.
-
-  The map is its own inverse, so the same index turns the backward outputs back around.
-  """
-  t_T = jnp.arange(num_steps)
-  len_B = lengths_B[None, :]
-  return jnp.where(t_T[:, None] < len_B, len_B - 1 - t_T[:, None], t_T[:, None])
-
-
-def _take_time(x_TxBxF: Array, idx_TxB: Array) -> Array:
-  return jnp.take_along_axis(x_TxBxF, idx_TxB[:, :, None], axis=0)
-
-
-def _layer(layer: dict, x_TxBxD: Array, rev_TxB: Array, valid_TxB: Array, compute_dtype,
-           unroll: int, scan_impl: str):
-  """One (bi)directional layer; returns per-direction outputs [Dir, T, B, H] and final states."""
+def _layer(layer: dict, x_TxBxD: Array, lengths_B: Array, compute_dtype, unroll: int,
+           scan_impl: str):
+  """One (bi)directional layer; returns the outputs [T, B, Dir, H] and the final states."""
   num_dirs, in_size, gates = layer["w_ih"].shape
   num_steps, batch, _ = x_TxBxD.shape
   acc_dtype = recurrence.accumulation_dtype(layer["w_hh"].dtype)
-  # The input projection of every step and both directions is ONE [T*B, D] x [D, Dir*4H] matmul.
-  # Reversing time commutes with a per-step projection, so project first and reverse after.
-  w_ih_DxDG = jnp.transpose(layer["w_ih"], (1, 0, 2)).reshape(in_size, num_dirs * gates)
-  xw = jnp.matmul(x_TxBxD.reshape(num_steps * batch, in_size).astype(compute_dtype),
-                  w_ih_DxDG.astype(compute_dtype), preferred_element_type=acc_dtype)
-  xw_TxBxDirxG = (xw.reshape(num_steps, batch, num_dirs, gates)
-                  + layer["b"].astype(acc_dtype)[None, None])
-  per_dir = [xw_TxBxDirxG[:, :, 0]]
-  if num_dirs == 2:
-    per_dir.append(_take_time(xw_TxBxDirxG[:, :, 1], rev_TxB))
-  y_TxDirxBxH, h_n, c_n = recurrence.SCANS[scan_impl](
-      jnp.stack(per_dir, axis=1), layer["w_hh"], valid_TxB.astype(acc_dtype), compute_dtype,
-      unroll)
-  outs = [y_TxDirxBxH[:, 0]]
-  if num_dirs == 2:
-    outs.append(_take_time(y_TxDirxBxH[:, 1], rev_TxB))
-  return outs, h_n, c_n
+  # The input projection of every step and both directions is ONE batched matmul
+  # [Dir, T*B, D] x [Dir, D, 4H]. It writes [Dir, T, B, 4H] directly, the layout the scan
+  # reads and the backward pass's gate gradients come back in, so no [*, 4H]-wide array is
+  # ever transposed or reversed. The bias is added inside the scan step.
+  x_DxNxD = jnp.broadcast_to(x_TxBxD.reshape(1, num_steps * batch, in_size).astype(compute_dtype),
+                             (num_dirs, num_steps * batch, in_size))
+  xw = jnp.einsum("knd,kdg->kng", x_DxNxD, layer["w_ih"].astype(compute_dtype),
+                  preferred_element_type=acc_dtype).reshape(num_dirs, num_steps, batch, gates)
+  return recurrence.SCANS[scan_impl](xw, layer["b"], layer["w_hh"], lengths_B, compute_dtype,
+                                     unroll)
 
 
 def bilstm(params: dict, x: Array, lengths: Array, merge_mode: Union[str, MergeFn] = "concat",
@@ -182,31 +161,33 @@ def bilstm(params: dict, x: Array, lengths: Array, merge_mode: Union[str, MergeF
     raise ValueError("dropout_rate > 0 needs a dropout_rng")
   batch, num_steps, _ = x.shape
   lengths_B = jnp.clip(jnp.asarray(lengths, jnp.int32), 0, num_steps)
-  valid_TxB = jnp.arange(num_steps)[:, None] < lengths_B[None, :]
-  rev_TxB = reverse_within_length(lengths_B, num_steps)
-  valid_TxBx1 = valid_TxB[:, :, None]
+  valid_TxBx1 = (jnp.arange(num_steps)[:, None] < lengths_B[None, :])[:, :, None]
 
   h_states, c_states = [], []
-  layer_in = jnp.transpose(x, (1, 0, 2))  # time-major for the scan
+  layer_in = jnp.transpose(x, (1, 0, 2))  # time-major: one step is a contiguous block
   num_layers = len(params["layers"])
   for index, layer in enumerate(params["layers"]):
     if index > 0 and dropout_rate > 0.0:
       keep = jax.random.bernoulli(jax.random.fold_in(dropout_rng, index), 1.0 - dropout_rate,
                                   layer_in.shape)
       layer_in = jnp.where(keep, layer_in / (1.0 - dropout_rate), 0.0).astype(layer_in.dtype)
-    outs, h_n, c_n = _layer(layer, layer_in, rev_TxB, valid_TxB, compute_dtype, unroll,
-                            scan_impl)
+    y_TxBxDirxH, h_n, c_n = _layer(layer, layer_in, lengths_B, compute_dtype, unroll,
+                                   scan_impl)
     h_states.append(h_n)
     c_states.append(c_n)
-    if len(outs) == 1:
-      merged = outs[0]
-    elif index == num_layers - 1:
-      merged = merge(*outs)
+    num_dirs, hidden = y_TxBxDirxH.shape[2:]
+    layer_merge = merge if index == num_layers - 1 else inner_merge
+    if num_dirs == 1:
+      merged = y_TxBxDirxH[:, :, 0]
+    elif layer_merge is MERGE_FNS["concat"]:
+      merged = y_TxBxDirxH.reshape(num_steps, batch, num_dirs * hidden)  # free: same bytes
     else:
-      merged = inner_merge(*outs)
-    # A user merge need not map (0, 0) to 0; padded positions are zero by contract.
-    merged = jax.tree_util.tree_map(lambda y: jnp.where(valid_TxBx1, y, 0).astype(y.dtype),
-                                    merged)
+      merged = layer_merge(y_TxBxDirxH[:, :, 0], y_TxBxDirxH[:, :, 1])
+    if num_dirs == 2 and callable(merge_mode):
+      # A user merge need not map (0, 0) to 0; padded positions are zero by contract. (The
+      # built-in merges keep the scan's zeros, so they skip this pass over the output.)
+      merged = jax.tree_util.tree_map(lambda y: jnp.where(valid_TxBx1, y, 0).astype(y.dtype),
+                                      merged)
     layer_in = merged
   outputs = jax.tree_util.tree_map(lambda y: jnp.transpose(y, (1, 0, 2)), layer_in)
   if return_state:

@@ -70,6 +70,25 @@ def train_step(state: TrainState, batch, rng, schedule):
   }
 
 
+def make_stream(config, train_split) -> data.batching.TrainStream:
+  """The training batches of `config` over the training split (rows a multiple of devices)."""
+  return data.batching.TrainStream(
+      train_split, config.batch_size, config.seed, num_buckets=config.data.num_buckets,
+      token_budget=config.data.token_budget, pad_multiple=config.data.pad_multiple,
+      pool_batches=config.data.pool_batches, row_multiple=jax.device_count())
+
+
+def host_batch(stream, step: int, word_dropout: float, seed: int, info: dict):
+  """The numpy batch of training step `step`, word dropout applied (the whole input pipeline)."""
+  batch = stream.batch(step)
+  if word_dropout > 0 and info.get("oov_id") is not None:
+    from bilstm_jax.data import text as text_data  # pylint: disable=import-outside-toplevel
+    # Seeded by (seed, step): a resumed run drops exactly the same tokens.
+    batch["inputs"] = text_data.word_dropout(batch["inputs"], batch["lengths"], word_dropout,
+                                             np.random.default_rng([seed, step]), info["oov_id"])
+  return batch
+
+
 def params_sha256(params) -> str:
   """Fingerprint of the parameters' bytes, in a fixed leaf order with paths, dtypes and shapes."""
   digest = hashlib.sha256()
@@ -129,10 +148,7 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
   # --- Data -------------------------------------------------------------------------------
   splits, info = data.get_datasets(config.data, workdir if is_main else None)
   mesh = parallel.make_mesh()
-  stream = data.batching.TrainStream(
-      splits["train"], config.batch_size, config.seed, num_buckets=config.data.num_buckets,
-      token_budget=config.data.token_budget, pad_multiple=config.data.pad_multiple,
-      pool_batches=config.data.pool_batches, row_multiple=jax.device_count())
+  stream = make_stream(config, splits["train"])
   eval_batch_size = data.batching.round_up(config.eval_batch_size, jax.device_count())
 
   # --- Model and state (every config mistake surfaces before the run dir is touched) --------
@@ -154,14 +170,7 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
                              boundaries=stream.boundaries, split=split, mesh=mesh, info=info)
 
   def train_batch(step):
-    batch = stream.batch(step)
-    if config.data.word_dropout > 0 and info.get("oov_id") is not None:
-      from bilstm_jax.data import text as text_data  # pylint: disable=import-outside-toplevel
-      # Seeded by (seed, step): a resumed run drops exactly the same tokens.
-      batch["inputs"] = text_data.word_dropout(
-          batch["inputs"], batch["lengths"], config.data.word_dropout,
-          np.random.default_rng([config.seed, step]), info["oov_id"])
-    return batch
+    return host_batch(stream, step, config.data.word_dropout, config.seed, info)
 
   # --- Restore ----------------------------------------------------------------------------
   ckpts = checkpoint.Checkpoints(workdir)
