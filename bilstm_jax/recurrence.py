@@ -36,11 +36,6 @@ def accumulation_dtype(param_dtype):
   return jnp.promote_types(jnp.float32, param_dtype)
 
 
-def _recurrent_matmul(h_DxBxH, w_DxHxG, compute_dtype):
-  return jnp.einsum("dbh,dhg->dbg", h_DxBxH.astype(compute_dtype), w_DxHxG.astype(compute_dtype),
-                    preferred_element_type=accumulation_dtype(w_DxHxG.dtype))
-
-
 def _gates(z_DxBxG):
   """Activated gates (i, f, g, o) from the pre-activations, in one elementwise pass."""
   i, f, g, o = jnp.split(z_DxBxG, 4, axis=-1)
@@ -75,27 +70,31 @@ def _keep(times, lengths_B):
   return jnp.stack([time < lengths_B for time in times])[:, :, None]
 
 
+def _cell(xw_BxG, b_G, w_HxG, h_BxH, c_BxH, keep_Bx1, compute_dtype):
+  """One step of one direction; vmapped over the direction axis. Frozen where not keep."""
+  z = xw_BxG + b_G[None, :] + jnp.matmul(h_BxH.astype(compute_dtype), w_HxG.astype(compute_dtype),
+                                preferred_element_type=accumulation_dtype(w_HxG.dtype))
+  i, f, g, o = _gates(z)
+  c_new = f * c_BxH + i * g
+  h_new = o * jnp.tanh(c_new)
+  h_out, c_out = jnp.where(keep_Bx1, h_new, h_BxH), jnp.where(keep_Bx1, c_new, c_BxH)
+  y = jnp.where(keep_Bx1, h_new, 0.0).astype(compute_dtype)
+  return h_out, c_out, y, jnp.concatenate([i, f, g, o], axis=-1)
+
+
 def _forward_scan(xw, b, w_hh, lengths, compute_dtype, unroll, keep_residuals):
   num_dirs, num_steps, batch, gates = xw.shape
   hidden = gates // 4
   acc = accumulation_dtype(w_hh.dtype)
-  b_Dx1xG = b.astype(acc)[:, None, :]
+  cell = jax.vmap(functools.partial(_cell, compute_dtype=compute_dtype))
 
   def step(carry, t):
     h, c = carry
     times = _times(t, num_dirs, num_steps)
-    z = _read(xw, times) + b_Dx1xG + _recurrent_matmul(h, w_hh, compute_dtype)
-    i, f, g, o = _gates(z)
-    c_new = f * c + i * g
-    h_new = o * jnp.tanh(c_new)
-    keep = _keep(times, lengths)
-    h, c = jnp.where(keep, h_new, h), jnp.where(keep, c_new, c)
-    out = (jnp.where(keep, h_new, 0.0).astype(compute_dtype),)
+    h, c, y, acts = cell(_read(xw, times), b.astype(acc), w_hh, h, c, _keep(times, lengths))
     # Residuals for the backward scan, in iteration order: there each direction's previous
     # state is simply the previous iteration's.
-    if keep_residuals:
-      out += (jnp.concatenate([i, f, g, o], axis=-1), c)
-    return (h, c), out
+    return (h, c), ((y, acts, c) if keep_residuals else (y,))
 
   zeros = jnp.zeros((num_dirs, batch, hidden), acc)
   (h_n, c_n), (y_iter, *residuals) = jax.lax.scan(step, (zeros, zeros), jnp.arange(num_steps),
@@ -134,11 +133,35 @@ def _previous_hidden(y_TxBxDxH):
   return jnp.stack(prev)
 
 
+def _cell_vjp(dh, dc, dy, acts, c, c_prev, keep, w_hh_t, compute_dtype):
+  """Back through one step of one direction: (dh, dc) after it -> (dh, dc) before it, dz.
+
+  A frozen (padded) step passes dh/dc straight through and has zero gate gradients.
+  """
+  tanh_c = jnp.tanh(c)
+  i, f, g, o = jnp.split(acts, 4, axis=-1)
+  dh_new = jnp.where(keep, dh + dy.astype(dh.dtype), 0.0)
+  dc_new = jnp.where(keep, dc, 0.0)
+  dc_total = dc_new + dh_new * o * (1.0 - tanh_c * tanh_c)
+  dz = jnp.concatenate([
+      dc_total * g * i * (1.0 - i),
+      dc_total * c_prev * f * (1.0 - f),
+      dc_total * i * (1.0 - g * g),
+      dh_new * tanh_c * o * (1.0 - o),
+  ], axis=-1)
+  dh_prev = jnp.matmul(dz.astype(compute_dtype), w_hh_t.astype(compute_dtype),
+                       preferred_element_type=dh.dtype) + jnp.where(keep, 0.0, dh)
+  dc_prev = dc_total * f + jnp.where(keep, 0.0, dc)
+  return dh_prev, dc_prev, dz
+
+
 def _bwd(compute_dtype, unroll, residuals, cotangents):
   b, w_hh, lengths, y, acts, cells = residuals  # acts [T, Dir, B, 4H], cells [T, Dir, B, H]
   dy, dh_n, dc_n = cotangents
   num_steps, num_dirs, batch, gates = acts.shape
   w_hh_t = jnp.swapaxes(w_hh, 1, 2)  # [Dir, 4H, H]
+
+  cell = jax.vmap(functools.partial(_cell_vjp, compute_dtype=compute_dtype))
 
   def step(carry, inputs):
     dh, dc, dz_buf = carry
@@ -147,22 +170,9 @@ def _bwd(compute_dtype, unroll, residuals, cotangents):
     # The cell state this step started from: the previous iteration's (zero before the first).
     c_prev = jnp.where(t > 0, jax.lax.dynamic_index_in_dim(cells, jnp.maximum(t - 1, 0),
                                                            keepdims=False), 0.0)
-    keep = _keep(times, lengths)
-    tanh_c = jnp.tanh(c_t)
-    i, f, g, o = jnp.split(acts_t, 4, axis=-1)
-    # A frozen (padded) step passes dh/dc straight through and has zero gate gradients.
-    dh_new = jnp.where(keep, dh + _read_out(dy, times).astype(dh.dtype), 0.0)
-    dc_new = jnp.where(keep, dc, 0.0)
-    dc_total = dc_new + dh_new * o * (1.0 - tanh_c * tanh_c)
-    dz = jnp.concatenate([
-        dc_total * g * i * (1.0 - i),
-        dc_total * c_prev * f * (1.0 - f),
-        dc_total * i * (1.0 - g * g),
-        dh_new * tanh_c * o * (1.0 - o),
-    ], axis=-1)
-    dh_prev = _recurrent_matmul(dz, w_hh_t, compute_dtype) + jnp.where(keep, 0.0, dh)
-    dc_prev = dc_total * f + jnp.where(keep, 0.0, dc)
-    return (dh_prev, dc_prev, _write(dz_buf, dz, times)), None
+    dh, dc, dz = cell(dh, dc, _read_out(dy, times), acts_t, c_t, c_prev, _keep(times, lengths),
+                      w_hh_t)
+    return (dh, dc, _write(dz_buf, dz, times)), None
 
   dz0 = jnp.zeros((num_dirs, num_steps, batch, gates), acts.dtype)
   (_, _, dz), _ = jax.lax.scan(step, (dh_n, dc_n, dz0), (jnp.arange(num_steps), acts, cells),
