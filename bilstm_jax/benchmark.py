@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bilstm_jax import bench_systems as systems_lib
+from bilstm_jax import config_loading
 from bilstm_jax.bench_systems import Shape
 from bilstm_jax.config_loading import ConfigError
 
@@ -300,7 +301,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def _pipeline_config(spec: str):
   """'configs/ud_pos.py data.source_dir=DIR' -> the locked config with the overrides."""
-  from bilstm_jax import config_loading  # pylint: disable=import-outside-toplevel
   path, *items = shlex.split(spec)
   config = config_loading.load_config(path)
   config_loading.apply_overrides(

@@ -38,8 +38,8 @@ def load_config(spec: str) -> ml_collections.ConfigDict:
   return config
 
 
-def check_key(config: ml_collections.ConfigDict, dotted: str) -> None:
-  """Raises ConfigError naming the valid keys where `dotted` leaves the config's tree."""
+def check_key(config: ml_collections.ConfigDict, dotted: str):
+  """The value at `dotted`; ConfigError naming the valid keys where it leaves the tree."""
   node, walked = config, []
   for part in dotted.split("."):
     if not isinstance(node, ml_collections.ConfigDict) or part not in node:
@@ -49,6 +49,7 @@ def check_key(config: ml_collections.ConfigDict, dotted: str) -> None:
                         + ", ".join(valid))
     node = node[part]
     walked.append(part)
+  return node
 
 
 def apply_overrides(config: ml_collections.ConfigDict, overrides: dict) -> None:
@@ -70,10 +71,7 @@ def parse_override(config: ml_collections.ConfigDict, item: str) -> tuple[str, o
   dotted, sep, text = item.partition("=")
   if not sep:
     raise ConfigError(f"override {item!r} is not KEY=VALUE")
-  check_key(config, dotted)
-  node = config
-  for part in dotted.split("."):
-    node = node[part]
+  node = check_key(config, dotted)
   if isinstance(node, bool):
     if text.lower() not in ("true", "false", "1", "0"):
       raise ConfigError(f"config key {dotted!r}: {text!r} is not a boolean (true/false)")

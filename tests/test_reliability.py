@@ -37,6 +37,13 @@ def _count_lines(path):
     return 0
 
 
+def _wait_for_more_lines(proc, path, than, timeout_s):
+  """Polls until `path` has more than `than` lines, the process exits, or the timeout."""
+  deadline = time.time() + timeout_s
+  while proc.poll() is None and _count_lines(path) <= than and time.time() < deadline:
+    time.sleep(0.02)
+
+
 def _sha(workdir):
   with open(os.path.join(workdir, "results.json")) as f:
     return json.load(f)
@@ -47,10 +54,7 @@ def test_kill_9_at_random_moments_then_relaunch_gives_the_same_run(tmp_path):
   # Time the clean run from its first metrics line (start-up and compilation done) to its exit:
   # the kill slices below are fractions of that, so they scale with this machine's speed and
   # leave out the compile time that every relaunch pays before it makes progress.
-  deadline = time.time() + 300
-  while clean.poll() is None and not _count_lines(tmp_path / "clean" / "metrics.jsonl") \
-      and time.time() < deadline:
-    time.sleep(0.02)
+  _wait_for_more_lines(clean, tmp_path / "clean" / "metrics.jsonl", 0, 300)
   first_line_at = time.time()
   assert clean.wait(timeout=300) == 0, clean.stderr.read().decode()[-2000:]
   steady_s = time.time() - first_line_at
@@ -65,11 +69,8 @@ def test_kill_9_at_random_moments_then_relaunch_gives_the_same_run(tmp_path):
       # Wait for the relaunch to make progress (a new metrics line), then kill at a random
       # moment within 12% of the clean run's steady training time: during a step, an eval or a
       # save. Five such slices plus five log intervals (4% each) cannot finish the run.
-      lines = _count_lines(workdir / "metrics.jsonl")
-      deadline = time.time() + 120
-      while proc.poll() is None and _count_lines(workdir / "metrics.jsonl") <= lines \
-          and time.time() < deadline:
-        time.sleep(0.02)
+      _wait_for_more_lines(proc, workdir / "metrics.jsonl",
+                           _count_lines(workdir / "metrics.jsonl"), 120)
       time.sleep(float(rng.uniform(0.0, 0.12)) * steady_s)
       if proc.poll() is None:
         proc.send_signal(signal.SIGKILL)
