@@ -42,19 +42,53 @@ class BiLSTM(nn.Module):
                        compute_dtype=self.compute_dtype, return_state=True, unroll=self.unroll)
 
 
+class CharWordEncoder(nn.Module):
+  """Each word spelled by a character Bi-LSTM: [B, T, W] char ids -> [B, T, 2 * units].
+
+  All B*T words go through the core as one batch of W-step sequences (their character counts
+  are the lengths; padding words have length 0 and give zeros). The forward state after the
+  last character and the backward state after the first one are concatenated, as in Plank et
+  al. 2016 and Lample et al. 2016.
+  """
+  char_vocab_size: int
+  embed_dim: int
+  lstm: BiLSTM
+
+  @nn.compact
+  def __call__(self, chars_BxTxW, *, train: bool):
+    batch, steps, width = chars_BxTxW.shape
+    chars_NxW = chars_BxTxW.reshape(batch * steps, width)
+    lengths_N = jnp.sum(chars_NxW > 0, axis=-1).astype(jnp.int32)
+    x_NxWxE = nn.Embed(self.char_vocab_size, self.embed_dim, name="embed")(chars_NxW)
+    _, state = self.lstm(x_NxWxE, lengths_N, train=train)
+    h_DirxNxH = state["h"][-1]
+    word_NxF = jnp.concatenate(list(h_DirxNxH), axis=-1)
+    return word_NxF.reshape(batch, steps, -1)
+
+
 class Encoder(nn.Module):
-  """Token embedding (int inputs) or a linear projection of frames (float inputs), then BiLSTM."""
+  """Token embedding (int inputs) or a linear projection of frames (float inputs), then BiLSTM.
+
+  With a `chars` encoder the int inputs are [B, T, 1 + W]: the word id, then its characters.
+  """
   vocab_size: int | None
   embed_dim: int
   lstm: BiLSTM
   input_dropout: float = 0.0
+  chars: CharWordEncoder | None = None
+  embed_init: Any = nn.initializers.variance_scaling(1.0, "fan_in", "normal", out_axis=0)
 
   @nn.compact
   def __call__(self, inputs, lengths_B, *, train: bool):
-    if self.vocab_size is not None:
-      x_BxTxE = nn.Embed(self.vocab_size, self.embed_dim, name="embed")(inputs)
-    else:
+    if self.vocab_size is None:
       x_BxTxE = nn.Dense(self.embed_dim, name="project")(inputs)
+    elif self.chars is None:
+      x_BxTxE = nn.Embed(self.vocab_size, self.embed_dim, embedding_init=self.embed_init,
+                         name="embed")(inputs)
+    else:
+      words_BxTxE = nn.Embed(self.vocab_size, self.embed_dim, embedding_init=self.embed_init,
+                             name="embed")(inputs[..., 0])
+      x_BxTxE = jnp.concatenate([words_BxTxE, self.chars(inputs[..., 1:], train=train)], axis=-1)
     x_BxTxE = nn.Dropout(self.input_dropout)(x_BxTxE, deterministic=not train)
     return self.lstm(x_BxTxE, lengths_B, train=train)
 
@@ -107,24 +141,39 @@ def pool(y_BxTxF, h_DirxBxH, lengths_B, pooling: str, merge_mode: str):
   raise ValueError(f"unknown pooling {pooling!r}; allowed: {', '.join(POOLINGS)}")
 
 
-def build_model(model_cfg, info: dict) -> nn.Module:
-  """The only place that reads config.model; `info` comes from the dataset."""
-  check_model_config(model_cfg)
+def build_model(model_cfg, info: dict, word_vectors=None) -> nn.Module:
+  """The only place that reads config.model; `info` comes from the dataset.
+
+  word_vectors: an optional [vocab_size, embed_dim] array that initialises the embedding table
+  (see data/word_vectors.py).
+  """
+  check_model_config(model_cfg, info)
+  compute_dtype = jnp.dtype(model_cfg.compute_dtype)
   core = BiLSTM(units=model_cfg.units, num_layers=model_cfg.num_layers,
                 bidirectional=model_cfg.bidirectional, merge_mode=model_cfg.merge,
-                dropout_rate=model_cfg.dropout, compute_dtype=jnp.dtype(model_cfg.compute_dtype),
+                dropout_rate=model_cfg.dropout, compute_dtype=compute_dtype,
                 unroll=model_cfg.unroll)
+  chars = None
+  if model_cfg.char_units:
+    chars = CharWordEncoder(info["char_vocab_size"], model_cfg.char_embed_dim,
+                            BiLSTM(units=model_cfg.char_units, compute_dtype=compute_dtype,
+                                   unroll=model_cfg.unroll))
+  extra = {}
+  if word_vectors is not None:
+    table = jnp.asarray(word_vectors, jnp.float32)
+    extra["embed_init"] = lambda key, shape, dtype=jnp.float32: table.astype(dtype)
   encoder = Encoder(vocab_size=info["vocab_size"], embed_dim=model_cfg.embed_dim, lstm=core,
-                    input_dropout=model_cfg.input_dropout)
+                    input_dropout=model_cfg.input_dropout, chars=chars, **extra)
   if info["task"] == "tagging":
     return Tagger(encoder, info["num_classes"], output_dropout=model_cfg.output_dropout)
   return Classifier(encoder, info["num_classes"], pooling=model_cfg.pooling,
                     merge_mode=model_cfg.merge, output_dropout=model_cfg.output_dropout)
 
 
-def check_model_config(model_cfg) -> None:
-  """One clear error per bad model field, naming the config key and what is allowed."""
-  for key in ("units", "num_layers", "embed_dim"):
+def check_model_config(model_cfg, info: dict | None = None) -> None:
+  """One clear error per bad model field, naming the config key and what is allowed; with the
+  dataset's `info`, also the fields that must agree with the data."""
+  for key in ("units", "num_layers", "embed_dim", "char_embed_dim"):
     value = model_cfg[key]
     if not isinstance(value, int) or value <= 0:
       raise ConfigError(f"config key model.{key} must be a positive integer, got {value!r}")
@@ -142,4 +191,18 @@ def check_model_config(model_cfg) -> None:
   if model_cfg.compute_dtype not in ("float32", "bfloat16", "float16"):
     raise ConfigError(f"config key model.compute_dtype: {model_cfg.compute_dtype!r}; allowed: "
                      "float32, bfloat16, float16")
-  jax.numpy.dtype(model_cfg.compute_dtype)
+  if not isinstance(model_cfg.char_units, int) or model_cfg.char_units < 0:
+    raise ConfigError("config key model.char_units must be 0 (no character encoder) or a "
+                      f"positive integer, got {model_cfg.char_units!r}")
+  if info is None:
+    return
+  has_chars = bool(info.get("char_vocab_size"))
+  if model_cfg.char_units and not has_chars:
+    raise ConfigError(f"config key model.char_units={model_cfg.char_units} needs character "
+                      "input: set data.max_word_chars > 0 (text data only)")
+  if has_chars and not model_cfg.char_units:
+    raise ConfigError("the data has character input (data.max_word_chars > 0) but config key "
+                      "model.char_units=0; set model.char_units > 0 or data.max_word_chars=0")
+  if model_cfg.word_vectors and info.get("vocab_size") is None:
+    raise ConfigError("config key model.word_vectors is for text data (token embeddings); this "
+                      "data has no vocabulary")

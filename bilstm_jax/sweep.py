@@ -11,6 +11,10 @@ A sweep file `experiments/<name>.py` defines `get_sweep()` returning a `Sweep`:
         table=sweep.Table(metric="test/accuracy", rows=("model.merge",),
                           cols=("model.num_layers",)))
 
+`get_sweep` may take one argument, a named grid with a default (`def get_sweep(grid="cpu")`):
+`bilstm-sweep run experiments/fsdd.py:paper` then calls get_sweep("paper"), and its runs go to
+`<sweep-dir>/fsdd_paper/` (the default grid keeps the plain `<sweep-dir>/fsdd/`).
+
 Each row is a dict of dotted overrides (including `seed`); its config is
 `load_config(sweep.config)` plus `apply_overrides(row)`. Its run name is built from the keys
 that vary across the sweep (`merge=sum,num_layers=2,seed=1`) and its run directory is
@@ -22,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib.util
+import inspect
 import itertools
 import json
 import os
@@ -209,23 +214,53 @@ def run_tags(row: dict, keys: list[str]) -> tuple[str, ...]:
 
 # --- Loading a sweep file and its rows' configs ---------------------------------------------
 
-def sweep_name(path: str) -> str:
-  return sanitize(os.path.splitext(os.path.basename(path))[0])
+def split_sweep_spec(spec: str) -> tuple[str, str | None]:
+  """'experiments/fsdd.py:paper' -> ('experiments/fsdd.py', 'paper'); no ':' -> (spec, None)."""
+  path, sep, grid = spec.partition(":")
+  return path, (grid if sep else None)
 
 
-def load_sweep(path: str) -> Sweep:
-  """Imports experiments/<name>.py and returns its get_sweep() as a Sweep."""
+def _grid_default(get_sweep) -> str | None:
+  """The default of get_sweep's first parameter (its grid), None when it takes no argument."""
+  params = list(inspect.signature(get_sweep).parameters.values())
+  if not params or params[0].default is inspect.Parameter.empty:
+    return None
+  return params[0].default
+
+
+def _import_get_sweep(path: str):
   if not os.path.isfile(path):
     raise ConfigError(f"sweep file {path!r} does not exist")
-  module_spec = importlib.util.spec_from_file_location(f"_sweep_{sweep_name(path)}", path)
+  module_name = "_sweep_" + sanitize(os.path.splitext(os.path.basename(path))[0])
+  module_spec = importlib.util.spec_from_file_location(module_name, path)
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)
   if not hasattr(module, "get_sweep"):
     raise ConfigError(f"{path} defines no get_sweep()")
+  return module.get_sweep
+
+
+def sweep_name(spec: str) -> str:
+  """The run-directory name: the file's stem, plus '_<grid>' for a grid other than the default
+  (experiments/fsdd.py and experiments/fsdd.py:cpu name the same runs; :paper its own)."""
+  path, grid = split_sweep_spec(spec)
+  stem = sanitize(os.path.splitext(os.path.basename(path))[0])
+  if grid is None or grid == _grid_default(_import_get_sweep(path)):
+    return stem
+  return sanitize(f"{stem}_{grid}")
+
+
+def load_sweep(spec: str) -> Sweep:
+  """Imports experiments/<name>.py and returns its get_sweep() (or get_sweep(grid) for
+  'experiments/<name>.py:<grid>') as a Sweep."""
+  path, grid = split_sweep_spec(spec)
+  get_sweep = _import_get_sweep(path)
+  if grid is not None and _grid_default(get_sweep) is None:
+    raise ConfigError(f"{spec}: {path}'s get_sweep() takes no grid argument; drop ':{grid}'")
   try:
-    loaded = as_sweep(module.get_sweep())
+    loaded = as_sweep(get_sweep() if grid is None else get_sweep(grid))
   except (TypeError, ValueError) as err:
-    raise ConfigError(f"{path}: {err}") from None
+    raise ConfigError(f"{spec}: {err}") from None
   return dataclasses.replace(loaded, config=_resolve_spec(loaded.config, path))
 
 

@@ -152,7 +152,14 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
   eval_batch_size = data.batching.round_up(config.eval_batch_size, jax.device_count())
 
   # --- Model and state (every config mistake surfaces before the run dir is touched) --------
-  model = models.build_model(config.model, info)
+  vectors = None
+  if config.model.word_vectors:
+    from bilstm_jax.data import word_vectors  # pylint: disable=import-outside-toplevel
+    models.check_model_config(config.model, info)
+    vectors, coverage = word_vectors.load_word_vectors(
+        config.model.word_vectors, info["token_names"], config.model.embed_dim, config.seed)
+    _say(f"{config.model.word_vectors}: {coverage}")
+  model = models.build_model(config.model, info, vectors)
   tx, schedule = make_optimizer(config.optim, config.schedule, config.total_steps)
   os.makedirs(workdir, exist_ok=True)
   if is_main:

@@ -31,6 +31,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.data.max_vocab = 50000
   config.data.word_dropout = 0.0  # training only: tokens replaced by OOV with this probability
   config.data.max_tokens = 0  # truncate longer sequences; 0 keeps them whole
+  # Character input for model.char_units (text only): each token's first ceil(W/2) and last
+  # floor(W/2) characters when it is longer than W; 0 feeds word ids alone.
+  config.data.max_word_chars = 0
   # Speech features (tf.signal), cached on disk once per setting.
   config.data.features = "logmel"  # logmel | mfcc
   config.data.sample_rate = 16000  # expected rate; others are resampled or refused
@@ -62,6 +65,13 @@ def base_config() -> ml_collections.ConfigDict:
   config.model = ml_collections.ConfigDict()
   config.model.cell = "lstm"
   config.model.embed_dim = 32
+  # Pretrained word vectors (GloVe / word2vec text format) for the embedding table; their
+  # dimension must equal embed_dim. Vocabulary words the file lacks keep a random row.
+  config.model.word_vectors = ml_collections.FieldReference(None, field_type=str)
+  # Character-level Bi-LSTM word encoder (needs data.max_word_chars > 0): its final forward and
+  # backward states are concatenated to each word embedding. 0 disables it.
+  config.model.char_units = 0
+  config.model.char_embed_dim = 32
   config.model.units = 64
   config.model.num_layers = 1
   config.model.bidirectional = True

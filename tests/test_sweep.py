@@ -111,6 +111,29 @@ def test_misspelled_key_is_one_error_naming_the_row(tmp_path):
   assert code == 2
 
 
+def test_named_grids_select_rows_and_name_their_run_directory(tmp_path):
+  path = tmp_path / "grids.py"
+  path.write_text(textwrap.dedent(f"""
+      from bilstm_jax import sweep
+      GRIDS = {{"cpu": [8], "paper": [8, 16, 32]}}
+      def get_sweep(grid="cpu"):
+        if grid not in GRIDS:
+          raise ValueError(f"unknown grid {{grid!r}}; allowed: {{', '.join(GRIDS)}}")
+        return sweep.Sweep(config={SYNTHETIC + ":smoke"!r},
+                           rows=sweep.product(("model.units", GRIDS[grid]), sweep.seeds(1)))
+      """))
+  path = str(path)
+  assert len(sweep.load_sweep(path).rows) == 1
+  assert len(sweep.load_sweep(path + ":paper").rows) == 3
+  assert [sweep.sweep_name(s) for s in (path, path + ":cpu", path + ":paper")] == [
+      "grids", "grids", "grids_paper"]
+  with pytest.raises(ConfigError, match=r"grids.py:huge: unknown grid 'huge'; allowed: cpu, paper"):
+    sweep.load_sweep(path + ":huge")
+  plain = _write_sweep(tmp_path, 'sweep.seeds(1)')
+  with pytest.raises(ConfigError, match=r"takes no grid argument; drop ':paper'"):
+    sweep.load_sweep(plain + ":paper")
+
+
 @pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")  # ml_collections
 def test_flags_round_trip_to_the_same_config():
   """Each override, written as a --config.key flag, parses back to apply_overrides' config."""

@@ -56,7 +56,8 @@ def test_vocab_from_train_only_saved_and_reused(tmp_path, cache, sst):
   assert names == ["<pad>", "<unk>", "fine", "a", "film", "dull"]  # by count, then by token
   assert info == {"task": "classification", "vocab_size": 6, "feature_dim": None,
                   "num_classes": 2, "label_names": ["0", "1"], "scheme": None,
-                  "pad_id": 0, "oov_id": 1}
+                  "pad_id": 0, "oov_id": 1, "char_vocab_size": None,
+                  "token_names": names}
   assert splits["train"].inputs[0].tolist() == [3, 2, 2, 4]  # lowercased
   assert splits["test"].inputs[0].tolist() == [1, 1, 1, 4]  # test-only words are OOV
   assert splits["train"].labels.tolist() == [1, 0, 1]

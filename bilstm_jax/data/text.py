@@ -17,7 +17,7 @@ import re
 import numpy as np
 
 from bilstm_jax.config_loading import ConfigError
-from bilstm_jax.data import catalog, vocab
+from bilstm_jax.data import catalog, chars, vocab
 from bilstm_jax.data.batching import ArrayDataset
 from bilstm_jax.data.builders import Example, conll, conllu, sentences
 
@@ -137,11 +137,21 @@ def load_text_task(data_cfg, workdir: str | None) -> tuple[dict[str, ArrayDatase
       workdir, vocab.LABELS_FILE, {"unseen_label": data_cfg.unseen_label},
       lambda: vocab.build_labels(train_labels, data_cfg.unseen_label == "oov"))
 
+  max_chars = chars.check_max_word_chars(data_cfg.max_word_chars)
+  char_names = []
+  if max_chars:
+    char_names = vocab.load_or_build(workdir, chars.CHARS_FILE, {"lowercase": data_cfg.lowercase},
+                                     lambda: chars.build_char_vocab(tokens["train"]))
+  char_index = {ch: i for i, ch in enumerate(char_names)}
+
   token_index = {t: i for i, t in enumerate(token_names)}
   label_index = {label: i for i, label in enumerate(label_names)}
   splits = {}
   for split, exs in examples.items():
     inputs = [vocab.encode_tokens(t, token_index, data_cfg.max_tokens) for t in tokens[split]]
+    if max_chars:
+      inputs = [chars.with_chars(ids, t, char_index, max_chars)
+                for ids, t in zip(inputs, tokens[split], strict=True)]
     if task == "tagging":
       labels = [np.array(vocab.label_ids(ex.label, label_index, split, ex.where)[:len(x)],
                          np.int32) for ex, x in zip(exs, inputs, strict=True)]
@@ -154,15 +164,24 @@ def load_text_task(data_cfg, workdir: str | None) -> tuple[dict[str, ArrayDatase
   bio = task == "tagging" and all(BIO_TAG.fullmatch(name) for name in real_labels)
   info = {"task": task, "vocab_size": len(token_names), "feature_dim": None,
           "num_classes": len(label_names), "label_names": list(label_names),
-          "scheme": "bio" if bio else None, "pad_id": vocab.PAD_ID, "oov_id": vocab.OOV_ID}
+          "scheme": "bio" if bio else None, "pad_id": vocab.PAD_ID, "oov_id": vocab.OOV_ID,
+          "char_vocab_size": len(char_names) or None, "token_names": list(token_names)}
   return splits, info
 
 
 def word_dropout(tokens_BxT: np.ndarray, lengths: np.ndarray, rate: float,
                  rng: np.random.Generator, oov_id: int = vocab.OOV_ID) -> np.ndarray:
-  """A copy with each real token replaced by `oov_id` with probability `rate`; padding is kept."""
+  """A copy with each real token replaced by `oov_id` with probability `rate`; padding is kept.
+
+  With character input ([B, T, 1 + W]) only the word id (column 0) is dropped: the word's
+  spelling stays, which is what teaches the character encoder to stand in for unknown words.
+  """
   if rate <= 0.0:
     return tokens_BxT
+  if tokens_BxT.ndim == 3:
+    dropped = tokens_BxT.copy()
+    dropped[:, :, 0] = word_dropout(tokens_BxT[:, :, 0], lengths, rate, rng, oov_id)
+    return dropped
   valid_BxT = np.arange(tokens_BxT.shape[1])[None, :] < lengths[:, None]
   drop_BxT = (rng.random(tokens_BxT.shape) < rate) & valid_BxT
   return np.where(drop_BxT, np.asarray(oov_id, tokens_BxT.dtype), tokens_BxT)
