@@ -243,7 +243,16 @@ def queued_jobs(job_name: str) -> list[str]:
 def _load(args):
   name = sweep_lib.sweep_name(args.sweep_file)
   spec = sweep_lib.load_sweep(args.sweep_file)
+  if args.set:
+    base = config_loading.load_config(spec.config)
+    spec = sweep_lib.with_settings(
+        spec, dict(config_loading.parse_override(base, item) for item in args.set))
   return name, spec, sweep_lib.expand(spec, name, args.sweep_dir)
+
+
+def _table_command(args) -> str:
+  return shlex.join(["bilstm-sweep", "table", args.sweep_file,
+                     *[part for item in args.set for part in ("--set", item)]])
 
 
 def cmd_run(args) -> int:
@@ -270,11 +279,11 @@ def cmd_run(args) -> int:
     return 0
   sweep_lib.write_manifest(manifest, runs)
   if not todo:
-    print("all rows finished; make the table with: bilstm-sweep table " + args.sweep_file)
+    print("all rows finished; make the table with: " + _table_command(args))
     return 0
   if args.backend == "local":
     ok = LocalRunner(manifest, args.workers).run(todo)
-    print(f"next: bilstm-sweep table {args.sweep_file}"
+    print(f"next: {_table_command(args)}"
           + ("" if ok else "  (some rows did not finish: they are listed under the table)"))
     return 0 if ok else 1
   queued = queued_jobs(f"bilstm-{name}")
@@ -303,8 +312,12 @@ def cmd_run(args) -> int:
 def cmd_table(args) -> int:
   from bilstm_jax import tables  # pylint: disable=import-outside-toplevel  (pandas, matplotlib)
   name, spec, runs = _load(args)
+  sets = [part for item in args.set for part in ("--set", item)]
+  commands = [shlex.join(["bilstm-sweep", "run", args.sweep_file, *sets, "--backend", "local",
+                          "--workers", "2"]) + "  # or --backend slurm",
+              shlex.join(["bilstm-sweep", "table", args.sweep_file, *sets])]
   paths, report, cells = tables.write_tables(name, spec.table, runs, args.tables_dir,
-                                             status=run_status)
+                                             status=run_status, commands=commands)
   print(report)
   print("wrote " + ", ".join(paths))
   from bilstm_jax import table_tracking  # pylint: disable=import-outside-toplevel
@@ -349,6 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
   run.add_argument("--dry-run", action="store_true", help="print the plan; write nothing")
   run.add_argument("--sweep-dir", default="runs")
   run.add_argument("--workers", type=int, default=1, help="local: rows run at once")
+  set_help = ("KEY=VALUE added to every row, e.g. data.source_dir=../shared/data/fsdd "
+              "(repeatable; give `table` the same ones)")
+  run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=set_help)
   slurm = run.add_argument_group("slurm")
   slurm.add_argument("--partition", default=None)
   slurm.add_argument("--time", default="01:00:00", help="per array task")
@@ -367,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
   table.add_argument("sweep_file")
   table.add_argument("--sweep-dir", default="runs")
   table.add_argument("--tables-dir", default="tables")
+  table.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=set_help)
 
   row = sub.add_parser("row", help="run one manifest row (what slurm/array.sbatch calls)")
   row.add_argument("manifest")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 
 from bilstm_jax.config_loading import ConfigError
+
+RESULTS_FILE = "results.json"
 
 # Keys that may change between launches of the same run without changing its result.
 _RELAUNCH_SAFE_PREFIXES = ("wandb.",)
@@ -57,7 +60,7 @@ def write_or_check_config(workdir: str, config) -> None:
 
 
 def read_results(workdir: str) -> dict | None:
-  path = os.path.join(workdir, "results.json")
+  path = os.path.join(workdir, RESULTS_FILE)
   if not os.path.exists(path):
     return None
   with open(path) as f:
@@ -65,7 +68,23 @@ def read_results(workdir: str) -> dict | None:
 
 
 def write_results(workdir: str, results: dict) -> None:
-  atomic_write_json(os.path.join(workdir, "results.json"), results)
+  atomic_write_json(os.path.join(workdir, RESULTS_FILE), results)
+
+
+def machine() -> dict:
+  """What ran a result: CPU model and count, the JAX backend and its devices."""
+  import jax  # pylint: disable=import-outside-toplevel  (this module stays importable without it)
+  cpu = platform.processor() or platform.machine()
+  try:
+    with open("/proc/cpuinfo") as f:
+      cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
+                 cpu)
+  except OSError:
+    pass
+  devices = jax.devices()
+  return {"cpu": cpu, "cpu_count": os.cpu_count(), "backend": jax.default_backend(),
+          "devices": f"{len(devices)} x {devices[0].device_kind}", "jax": jax.__version__,
+          "python": platform.python_version()}
 
 
 def provenance() -> dict:
@@ -79,4 +98,5 @@ def provenance() -> dict:
   slurm = {k: v for k, v in os.environ.items()
            if k in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID",
                     "SLURM_RESTART_COUNT", "SLURM_JOB_NODELIST")}
-  return {"git_commit": commit, "command": " ".join(sys.argv), "slurm": slurm}
+  return {"git_commit": commit, "command": " ".join(sys.argv), "slurm": slurm,
+          "machine": machine()}

@@ -264,6 +264,15 @@ def load_sweep(spec: str) -> Sweep:
   return dataclasses.replace(loaded, config=_resolve_spec(loaded.config, path))
 
 
+def with_settings(spec: Sweep, settings: dict) -> Sweep:
+  """Every row plus `settings` (bilstm-sweep --set KEY=VALUE: where this machine keeps the data,
+  say); a key the sweep itself sets is an error, never silently replaced."""
+  for key in settings:
+    if any(key in row for row in spec.rows):
+      raise ConfigError(f"--set {key}=...: the sweep already sets {key!r} in its rows")
+  return dataclasses.replace(spec, rows=[{**row, **settings} for row in spec.rows])
+
+
 def _resolve_spec(spec: str, sweep_path: str) -> str:
   """Config paths are relative to the working directory, else to the sweep file's repo."""
   path, sep, arg = spec.partition(":")

@@ -17,7 +17,7 @@ matplotlib.use("Agg")  # files only; never a display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bilstm_jax import run_files, sweep as sweep_lib  # noqa: E402
+from bilstm_jax import run_files, sweep as sweep_lib, table_provenance  # noqa: E402
 
 MISSING = "–"
 _UNITS_KEY = "model.units"
@@ -217,8 +217,10 @@ def plot(name: str, frame: pd.DataFrame, cells: pd.DataFrame, table: sweep_lib.T
 
 
 def write_tables(name: str, table: sweep_lib.Table, runs: list[sweep_lib.Run], tables_dir: str,
-                 status: Callable[[sweep_lib.Run], str] = default_status):
-  """Writes <tables_dir>/<name>.{md,tex,png}; returns (paths, the Markdown text, the cells)."""
+                 status: Callable[[sweep_lib.Run], str] = default_status,
+                 commands: list[str] | None = None):
+  """Writes <tables_dir>/<name>.{md,tex,png}, and with `commands` (those that rebuild the table)
+  <name>.{runs.csv,about.md} (table_provenance.py); returns (paths, the Markdown, the cells)."""
   frame = collect(runs, table, status)
   cells = aggregate(frame, table)
   os.makedirs(tables_dir, exist_ok=True)
@@ -229,4 +231,7 @@ def write_tables(name: str, table: sweep_lib.Table, runs: list[sweep_lib.Run], t
   with open(base + ".tex", "w") as f:
     f.write(to_latex(name, frame, cells, table))
   plot(name, frame, cells, table, base + ".png")
-  return [base + ".md", base + ".tex", base + ".png"], markdown, cells
+  paths = [base + ".md", base + ".tex", base + ".png"]
+  if commands is not None:
+    paths += table_provenance.write_provenance(base, name, frame, commands)
+  return paths, markdown, cells

@@ -134,6 +134,21 @@ def test_named_grids_select_rows_and_name_their_run_directory(tmp_path):
     sweep.load_sweep(plain + ":paper")
 
 
+def test_set_adds_a_setting_to_every_row_and_never_replaces_one(tmp_path, capsys):
+  path = _write_sweep(tmp_path, 'sweep.product(("model.units", [8, 16]), sweep.seeds(1))')
+  runs_dir = str(tmp_path / "runs")
+  assert launch.main(["run", path, "--sweep-dir", runs_dir, "--dry-run",
+                      "--set", "data.max_len=9", "--set", "model.merge=sum"]) == 0
+  spec = sweep.with_settings(sweep.load_sweep(path), {"data.max_len": 9})
+  assert [row["data.max_len"] for row in spec.rows] == [9, 9]
+  assert sweep.run_names(spec.rows) == ["units=8", "units=16"]  # names unchanged
+  with pytest.raises(ConfigError, match=r"--set model.units=...: the sweep already sets"):
+    sweep.with_settings(spec, {"model.units": 4})
+  assert launch.main(["run", path, "--sweep-dir", runs_dir, "--dry-run",
+                      "--set", "data.max_len=nine"]) == 2
+  assert "'data.max_len': 'nine' is not an integer" in capsys.readouterr().err
+
+
 @pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")  # ml_collections
 def test_flags_round_trip_to_the_same_config():
   """Each override, written as a --config.key flag, parses back to apply_overrides' config."""

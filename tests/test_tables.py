@@ -2,6 +2,7 @@
 
 import os
 
+import pandas as pd
 import pytest
 
 from bilstm_jax import launch, run_files, sweep, tables
@@ -72,6 +73,31 @@ def test_markdown_latex_png(tmp_path):
   assert r"Not in the table: merge=concat,num\_layers=2,seed=1; merge=sum,num\_layers=1," in tex
   with open(paths[2], "rb") as f:
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_provenance_lists_each_run_command_and_the_table_commands(tmp_path):
+  runs = _fabricate(tmp_path)
+  done = [run for run in runs if run_files.read_results(run.workdir)]
+  machine = {"cpu": "Test CPU", "cpu_count": 2, "backend": "cpu", "devices": "1 x cpu",
+             "jax": "0.0", "python": "3.11"}
+  for run in done:
+    results = run_files.read_results(run.workdir)
+    run_files.write_results(run.workdir, {**results, "wall_time_s": 60.0, "git_commit": "ab" * 20,
+                                          "command": f"bilstm-train --workdir {run.workdir}",
+                                          "machine": machine})
+  commands = ["bilstm-sweep run t.py --backend local", "bilstm-sweep table t.py"]
+  paths, _, _ = tables.write_tables("t", TABLE, runs, str(tmp_path / "tables"), commands=commands)
+  assert [os.path.basename(p) for p in paths[3:]] == ["t.runs.csv", "t.about.md"]
+  frame = pd.read_csv(paths[3])
+  assert len(frame) == len(runs) and frame["command"].notna().sum() == len(done)
+  row = frame[frame["command"].notna()].iloc[0]
+  assert row["command"] == f"bilstm-train --workdir {done[0].workdir}"
+  about = open(paths[4]).read()
+  assert all(command in about for command in commands)
+  assert f"runs: {len(done)} of {len(runs)} finished" in about
+  assert f"compute: {len(done):.1f} min summed over runs" in about
+  assert "machine: Test CPU (2 logical CPUs), cpu: 1 x cpu, jax 0.0, Python 3.11" in about
+  assert f"code: `{'ab' * 6}`" in about
 
 
 def test_lower_is_better_and_units_plot(tmp_path):

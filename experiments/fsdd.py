@@ -1,0 +1,33 @@
+"""FSDD spoken digits: merge mode x depth x units, 3 seeds (test = recordings 0-4 of each speaker).
+
+Run it (the local copy of the dataset; without source_dir, TFDS `spoken_digit`):
+  bilstm-sweep run experiments/fsdd.py --backend local --workers 2 \\
+      --override data.source_dir=../shared/data/fsdd
+  bilstm-sweep table experiments/fsdd.py
+Grids: `cpu` (the default: 60 runs, ~1 h on 2 CPU cores) and `paper` (experiments/fsdd.py:paper,
+a SLURM array: more units, a third layer, MFCC+deltas as well as log-mel, the full schedule).
+"""
+
+from bilstm_jax import MERGE_MODES, sweep
+
+GRIDS = {
+    # Log-mel frames, 1200 steps (~16 epochs) instead of the config's 2000: FSDD converges early.
+    "cpu": {"layers": [1, 2], "units": [32, 64], "fixed": [("total_steps", [1200])]},
+    "paper": {"layers": [1, 2, 3], "units": [64, 128, 256],
+              "fixed": [("data.features", ["logmel", "mfcc"])]},
+}
+
+
+def get_sweep(grid="cpu"):
+  if grid not in GRIDS:
+    raise ValueError(f"unknown grid {grid!r}; allowed: {', '.join(GRIDS)}")
+  g = GRIDS[grid]
+  return sweep.Sweep(
+      config="configs/fsdd.py",
+      rows=sweep.product(*g["fixed"], ("model.merge", list(MERGE_MODES)),
+                         ("model.num_layers", g["layers"]), ("model.units", g["units"]),
+                         sweep.seeds(3)),
+      table=sweep.Table(metric="test/accuracy", rows=("model.merge",),
+                        cols=("model.num_layers", "model.units"),
+                        title=f"FSDD spoken digits ({grid} grid): test accuracy"),
+  )

@@ -1,0 +1,32 @@
+"""UD English-EWT UPOS tagging: merge mode x depth x units, 3 seeds, word embeddings only.
+
+Run it (official train/dev/test; without source_dir, TFDS `universal_dependencies/en_ewt`):
+  bilstm-sweep run experiments/ud_pos.py --backend local --workers 2 \\
+      --set data.source_dir=../shared/data/ud_english_ewt
+  bilstm-sweep table experiments/ud_pos.py --set data.source_dir=../shared/data/ud_english_ewt
+The character encoder against word-only is its own sweep: experiments/ud_pos_chars.py.
+Grids: `cpu` (the default, sized for about an hour on 2 CPU cores) and `paper` (a SLURM array).
+"""
+
+from bilstm_jax import MERGE_MODES, sweep
+
+GRIDS = {
+    # Half the config's 4000 steps (~5 epochs): dev accuracy is within ~0.5 point by then.
+    "cpu": {"layers": [1, 2], "units": [64], "fixed": [("total_steps", [2000])]},
+    "paper": {"layers": [1, 2, 3], "units": [100, 200, 300], "fixed": [("total_steps", [8000])]},
+}
+
+
+def get_sweep(grid="cpu"):
+  if grid not in GRIDS:
+    raise ValueError(f"unknown grid {grid!r}; allowed: {', '.join(GRIDS)}")
+  g = GRIDS[grid]
+  return sweep.Sweep(
+      config="configs/ud_pos.py",
+      rows=sweep.product(*g["fixed"], ("model.merge", list(MERGE_MODES)),
+                         ("model.num_layers", g["layers"]), ("model.units", g["units"]),
+                         sweep.seeds(3)),
+      table=sweep.Table(metric="test/accuracy", rows=("model.merge",),
+                        cols=("model.num_layers", "model.units"),
+                        title=f"UD English-EWT UPOS ({grid} grid): test accuracy, word-only"),
+  )
