@@ -44,6 +44,16 @@ def test_config_builds_a_model(path, variant):
     assert config.total_steps <= 10
 
 
+def test_ud_char_variant_builds_the_character_encoder():
+  config = load_config(os.path.join(ROOT, "configs", "ud_pos.py:char,smoke"))
+  assert config.data.max_word_chars == 16 and config.model.char_units == 64
+  info = {**_info(config), "char_vocab_size": 7}
+  model = models.build_model(config.model, info)
+  inputs = np.ones((2, 5, 1 + config.data.max_word_chars), np.int32)
+  variables = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), inputs, np.array([5, 2])))
+  assert "chars" in variables["params"]["encoder"]
+
+
 def test_unknown_variant_is_one_clear_error():
   with pytest.raises(ConfigError, match=r"unknown config variant 'fast'; allowed: smoke, fine"):
     load_config(os.path.join(ROOT, "configs", "trec.py:fast"))

@@ -1,0 +1,30 @@
+"""Every sweep file in experiments/ loads, in each of its grids, and every row's config builds."""
+
+import glob
+import os
+
+import pytest
+
+from bilstm_jax import sweep
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SWEEP_FILES = sorted(p for p in glob.glob(os.path.join(ROOT, "experiments", "*.py"))
+                     if os.path.basename(p) != "bench.py")
+
+
+def _grids(path):
+  get_sweep = sweep._import_get_sweep(path)  # pylint: disable=protected-access
+  return [None] + sorted(get_sweep.__globals__.get("GRIDS", ()))
+
+
+@pytest.mark.parametrize("path", SWEEP_FILES, ids=os.path.basename)
+def test_sweep_file_loads_and_every_row_config_builds(path, tmp_path):
+  assert {"fsdd.py", "ud_pos.py", "ud_pos_chars.py", "trec.py", "sst2.py", "trec_pooling.py",
+          "sst2_pooling.py"} <= {os.path.basename(p) for p in SWEEP_FILES}
+  for grid in _grids(path):
+    spec_path = path if grid is None else f"{path}:{grid}"
+    spec = sweep.load_sweep(spec_path)
+    runs = sweep.expand(spec, sweep.sweep_name(spec_path), str(tmp_path), check=True)
+    seeds = {run.overrides.get("seed") for run in runs}
+    assert seeds == {0, 1, 2} or os.path.basename(path) == "quickstart.py"
+    assert spec.table.title
