@@ -3,7 +3,10 @@
 Run it (TFDS catalog `trec`, downloaded once; or the local files with source_dir):
   bilstm-train --config configs/trec.py --workdir runs/trec \\
       --config.data.source_dir=../shared/data/trec
-Expected on 2 CPU cores: ~3 min; test accuracy ~0.88-0.90 (coarse).
+Expected on 2 CPU cores: ~1-2 min; test accuracy ~0.89-0.90 (coarse).
+Mean pooling, 300-dim random embeddings and dropout 0.5 on both sides of the LSTM (as Kim
+2014's CNN-rand): the 4,907 training questions are memorised within two epochs, so the
+regularisation is what moves the test score.
 Variants: `:smoke`, `:fine`. TREC has no validation split: 10% of train is carved off.
 """
 
@@ -20,11 +23,11 @@ def get_config(arg=None):
   config.data.text_field = "text"
   config.data.label_field = "label-fine" if options.get("fine") else "label-coarse"
   config.data.lowercase = True
-  config.model.embed_dim = 100
+  config.model.embed_dim = 300
   config.model.units = 128
-  config.model.pooling = "final"
-  config.model.input_dropout = 0.3
-  config.model.output_dropout = 0.3
+  config.model.pooling = "mean"
+  config.model.input_dropout = 0.5
+  config.model.output_dropout = 0.5
   config.batch_size = 32
   config.total_steps = 1500  # ~10 epochs of the 4,907 training questions
   config.eval_every_steps = 150
