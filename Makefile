@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean-runs
+.PHONY: demo test install clean-runs results
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The reproduction tables (experiments/reproduce.sh): hours on 2 CPU cores; resumable.
+DATA ?= ../shared/data
+results: $(STAMP)
+	bash experiments/reproduce.sh $(DATA)
 
 clean-runs:
 	rm -rf runs/quickstart

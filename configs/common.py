@@ -102,7 +102,7 @@ def base_config() -> ml_collections.ConfigDict:
   config.log_every_steps = 50
   config.eval_every_steps = 200
   config.ckpt_every_steps = 200
-  config.eval_metric = "val/accuracy"  # higher is better; picks the best checkpoint
+  config.eval_metric = "val/accuracy"  # higher is better; picks the best checkpoint (ties: later)
   config.seed = 0
 
   config.wandb = ml_collections.ConfigDict()

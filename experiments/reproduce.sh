@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs the cpu grid of every reproduction sweep on this machine and writes its table to results/.
+#   bash experiments/reproduce.sh [DATA_ROOT] [SWEEP ...]    (DATA_ROOT default: ../shared/data)
+# Finished rows are skipped, so an interrupted call resumes; each table is rewritten from the
+# run directories, listing any run that did not finish.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+data=${1:-../shared/data}
+shift || true
+declare -A SOURCE=(
+  [trec]=trec [trec_pooling]=trec [ud_pos_chars]=ud_english_ewt [ud_pos]=ud_english_ewt
+  [sst2]=sst/stsa.binary [sst2_pooling]=sst/stsa.binary [fsdd]=fsdd)
+sweeps=("$@")
+[ ${#sweeps[@]} -gt 0 ] || sweeps=(trec trec_pooling ud_pos_chars ud_pos sst2 sst2_pooling fsdd)
+export WANDB_MODE=${WANDB_MODE:-disabled}
+sweep_cli=${SWEEP_CLI:-.venv/bin/bilstm-sweep}
+status=0
+for name in "${sweeps[@]}"; do
+  if [ -z "${SOURCE[$name]+x}" ]; then
+    echo "unknown sweep '$name'; allowed: ${!SOURCE[*]}" >&2
+    exit 2
+  fi
+  set_arg=(--set "data.source_dir=$data/${SOURCE[$name]}")
+  start=$(date +%s)
+  "$sweep_cli" run "experiments/$name.py" "${set_arg[@]}" --backend local --workers 2 || status=1
+  "$sweep_cli" table "experiments/$name.py" "${set_arg[@]}" --tables-dir results || status=1
+  echo "$name: $(( $(date +%s) - start )) s on this call"
+done
+exit $status
