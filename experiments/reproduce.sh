@@ -13,6 +13,11 @@ declare -A SOURCE=(
 sweeps=("$@")
 [ ${#sweeps[@]} -gt 0 ] || sweeps=(trec trec_pooling ud_pos_chars ud_pos sst2 sst2_pooling fsdd)
 export WANDB_MODE=${WANDB_MODE:-disabled}
+# JAX's persistent compilation cache: the seeds of a row (and rows that share shapes) reuse the
+# compiled train/eval steps instead of compiling every bucket again. Keyed by program and
+# backend, kept on this machine.
+export JAX_COMPILATION_CACHE_DIR=${JAX_COMPILATION_CACHE_DIR:-$HOME/.cache/bilstm_jax/xla}
+export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=${JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS:-0}
 sweep_cli=${SWEEP_CLI:-.venv/bin/bilstm-sweep}
 status=0
 for name in "${sweeps[@]}"; do
