@@ -117,3 +117,20 @@ def test_char_settings_must_agree_with_the_data():
     models.build_model(_char_model_cfg(char_units=0), {**words_only, "char_vocab_size": 9})
   with pytest.raises(ConfigError, match="model.char_units must be 0"):
     models.build_model(_char_model_cfg(char_units=-2), words_only)
+
+
+def test_training_with_the_character_encoder_end_to_end(tmp_path):
+  from bilstm_jax import train  # pylint: disable=import-outside-toplevel
+  from bilstm_jax.config_loading import apply_overrides, load_config  # pylint: disable=import-outside-toplevel
+  data_cfg = _conll(tmp_path)
+  config = load_config(os.path.join(os.path.dirname(__file__), os.pardir, "configs",
+                                    "conll_ner.py:smoke"))
+  apply_overrides(config, {
+      "data.source_dir": data_cfg.source_dir, "data.cache_dir": data_cfg.cache_dir,
+      "data.label_column": "-1", "data.unseen_label": "oov", "data.max_word_chars": 6,
+      "data.word_dropout": 0.5, "model.char_units": 4, "wandb.mode": "disabled",
+      "eval_metric": "val/accuracy"})
+  workdir = str(tmp_path / "run")
+  results = train.train_and_evaluate(config, workdir)
+  assert os.path.exists(os.path.join(workdir, chars.CHARS_FILE))
+  assert np.isfinite(results["test/loss"]) and results["final_step"] == config.total_steps

@@ -156,3 +156,10 @@ def test_unreachable_wandb_falls_back_offline_and_never_writes_the_key(tmp_path,
     for name in files:
       with open(os.path.join(root, name), "rb") as f:
         assert fake_key.encode() not in f.read(), os.path.join(root, name)
+
+
+def test_best_checkpoint_ties_go_to_the_later_step(tmp_path):
+  # A zero learning rate keeps the parameters, so every evaluation scores the same.
+  config = _smoke_config(**{"optim.learning_rate": 0.0})
+  results = train.train_and_evaluate(config, str(tmp_path / "run"))
+  assert results["best_step"] == config.total_steps
