@@ -182,12 +182,14 @@ def to_latex(name: str, frame: pd.DataFrame, cells: pd.DataFrame, table: sweep_l
 
 def plot(name: str, frame: pd.DataFrame, cells: pd.DataFrame, table: sweep_lib.Table,
          path: str) -> None:
-  """Metric vs units (one line per other table key combination) when units is swept, else
-  a bar per cell; error bars are the std over seeds."""
+  """Metric vs units (one line per other key combination) when units takes several values;
+  otherwise one point per table row, one series per column. Error bars: std over seeds. The
+  y axis spans the data (not 0), so differences of a point stay visible."""
+  del frame  # the cells carry everything plotted
   fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
   keys = list(table.rows + table.cols)
   done = cells[cells["n"] > 0]
-  if _UNITS_KEY in keys and not done.empty:
+  if _UNITS_KEY in keys and done[_UNITS_KEY].nunique() > 1:
     others = [k for k in keys if k != _UNITS_KEY]
     groups = done.groupby(others, sort=False) if others else [((), done)]
     for label, group in groups:
@@ -199,15 +201,30 @@ def plot(name: str, frame: pd.DataFrame, cells: pd.DataFrame, table: sweep_lib.T
     if others:
       ax.legend(fontsize=8)
   else:
-    labels = [", ".join(f"{_short(k)}={cell[k]}" for k in keys if cell[k] != MISSING) or name
-              for _, cell in cells.iterrows()]
-    ax.bar(range(len(cells)), cells["mean"].fillna(0.0), yerr=cells["std"].fillna(0.0),
-           capsize=3, color=["C0" if n > 0 else "0.85" for n in cells["n"]])
-    for x, (n, planned, top) in enumerate(zip(cells["n"], cells["planned"],
-                                              cells["mean"].fillna(0.0))):
-      if n < planned:  # an incomplete cell says so on the plot too
-        ax.annotate(f"n={n}/{planned}", (x, top), ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(range(len(cells)), labels, rotation=30, ha="right", fontsize=8)
+    rows, cols, grid = _grid(cells, table)
+    width = 0.6 / max(len(cols), 1)
+    for j, col in enumerate(cols):
+      xs, means, stds = [], [], []
+      for i, row in enumerate(rows):
+        cell = grid.get((row, col))
+        if cell is None or cell["n"] == 0:
+          continue
+        x = i + (j - (len(cols) - 1) / 2) * width
+        xs.append(x)
+        means.append(cell["mean"])
+        stds.append(0.0 if pd.isna(cell["std"]) else cell["std"])
+        if cell["n"] < cell["planned"]:  # an incomplete cell says so on the plot too
+          ax.annotate(f"n={cell['n']}/{cell['planned']}", (x, cell["mean"]), fontsize=7,
+                      ha="center", va="bottom")
+      ax.errorbar(xs, means, yerr=stds, marker="o", linestyle="none", capsize=3,
+                  label=_col_name(col, table) if table.cols else None)
+    ax.set_xticks(range(len(rows)), [", ".join(map(str, r)) or name for r in rows],
+                  rotation=30 if len(rows) > 6 else 0, ha="right" if len(rows) > 6 else "center",
+                  fontsize=8)
+    ax.set_xlim(-0.5, len(rows) - 0.5)
+    ax.set_xlabel(", ".join(_short(k) for k in table.rows))
+    if table.cols:
+      ax.legend(fontsize=8)
   ax.set_ylabel(table.metric)
   ax.set_title(table.title or name, fontsize=10)
   ax.grid(alpha=0.3)
