@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 
@@ -98,5 +99,8 @@ def provenance() -> dict:
   slurm = {k: v for k, v in os.environ.items()
            if k in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID",
                     "SLURM_RESTART_COUNT", "SLURM_JOB_NODELIST")}
-  return {"git_commit": commit, "command": " ".join(sys.argv), "slurm": slurm,
+  # As the user would type it: `python -m bilstm_jax.main` (what sweeps run) has the module's
+  # path in argv[0].
+  return {"git_commit": commit, "command": shlex.join(["bilstm-train", *sys.argv[1:]]),
+          "slurm": slurm,
           "machine": machine()}

@@ -23,6 +23,16 @@ def _machine_text(machine: dict | None) -> str:
           f"Python {machine.get('python')}")
 
 
+def _runnable(command: str | None) -> str | None:
+  """Older results.json files hold argv as run (`.../bilstm_jax/main.py --config ...`)."""
+  if not command:
+    return command
+  first, _, rest = command.partition(" ")
+  if first.endswith(("bilstm_jax/main.py", "bilstm-train")):
+    return f"bilstm-train {rest}"
+  return command
+
+
 def runs_frame(frame: pd.DataFrame) -> pd.DataFrame:
   """The table's run frame plus each run's wall time, end time, commit, machine and command."""
   extra = []
@@ -34,7 +44,7 @@ def runs_frame(frame: pd.DataFrame) -> pd.DataFrame:
         "finished_at": os.path.getmtime(path) if results else None,
         "git_commit": results.get("git_commit"),
         "machine": _machine_text(results.get("machine")) if results else None,
-        "command": results.get("command")})
+        "command": _runnable(results.get("command"))})
   return pd.concat([frame.reset_index(drop=True), pd.DataFrame(extra)], axis=1)
 
 

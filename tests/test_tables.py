@@ -83,7 +83,7 @@ def test_provenance_lists_each_run_command_and_the_table_commands(tmp_path):
   for run in done:
     results = run_files.read_results(run.workdir)
     run_files.write_results(run.workdir, {**results, "wall_time_s": 60.0, "git_commit": "ab" * 20,
-                                          "command": f"bilstm-train --workdir {run.workdir}",
+                                          "command": f"/repo/bilstm_jax/main.py --workdir {run.workdir}",
                                           "machine": machine})
   commands = ["bilstm-sweep run t.py --backend local", "bilstm-sweep table t.py"]
   paths, _, _ = tables.write_tables("t", TABLE, runs, str(tmp_path / "tables"), commands=commands)
