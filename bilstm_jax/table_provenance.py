@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime
 import os
+import shlex
 
 import pandas as pd
 
-from bilstm_jax import run_files
+from bilstm_jax import run_files, sweep as sweep_lib
 
 
 def _machine_text(machine: dict | None) -> str:
@@ -23,20 +24,12 @@ def _machine_text(machine: dict | None) -> str:
           f"Python {machine.get('python')}")
 
 
-def _runnable(command: str | None) -> str | None:
-  """Older results.json files hold argv as run (`.../bilstm_jax/main.py --config ...`)."""
-  if not command:
-    return command
-  first, _, rest = command.partition(" ")
-  if first.endswith(("bilstm_jax/main.py", "bilstm-train")):
-    return f"bilstm-train {rest}"
-  return command
-
-
-def runs_frame(frame: pd.DataFrame) -> pd.DataFrame:
-  """The table's run frame plus each run's wall time, end time, commit, machine and command."""
+def runs_frame(frame: pd.DataFrame, runs: list[sweep_lib.Run], name: str) -> pd.DataFrame:
+  """The table's run frame plus each run's wall time, end time, commit, machine and command
+  (the `bilstm-train` command the sweep runner executes for that row)."""
+  by_index = {run.index: run for run in runs}
   extra = []
-  for workdir in frame["workdir"]:
+  for index, workdir in zip(frame["index"], frame["workdir"]):
     results = run_files.read_results(workdir) or {}
     path = os.path.join(workdir, run_files.RESULTS_FILE)
     extra.append({
@@ -44,7 +37,7 @@ def runs_frame(frame: pd.DataFrame) -> pd.DataFrame:
         "finished_at": os.path.getmtime(path) if results else None,
         "git_commit": results.get("git_commit"),
         "machine": _machine_text(results.get("machine")) if results else None,
-        "command": _runnable(results.get("command"))})
+        "command": shlex.join(["bilstm-train", *sweep_lib.train_args(by_index[index], name)])})
   return pd.concat([frame.reset_index(drop=True), pd.DataFrame(extra)], axis=1)
 
 
@@ -74,9 +67,10 @@ def about_markdown(name: str, runs: pd.DataFrame, commands: list[str]) -> str:
   return "\n".join(lines) + "\n"
 
 
-def write_provenance(base: str, name: str, frame: pd.DataFrame, commands: list[str]) -> list[str]:
+def write_provenance(base: str, name: str, frame: pd.DataFrame, runs: list[sweep_lib.Run],
+                     commands: list[str]) -> list[str]:
   """Writes <base>.runs.csv and <base>.about.md; returns their paths."""
-  runs = runs_frame(frame)
+  runs = runs_frame(frame, runs, name)
   columns = ["run_name", "seed", "status", "value", "wall_time_s", "git_commit", "machine",
              "command"]
   runs[columns].to_csv(base + ".runs.csv", index=False)

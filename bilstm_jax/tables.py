@@ -250,5 +250,5 @@ def write_tables(name: str, table: sweep_lib.Table, runs: list[sweep_lib.Run], t
   plot(name, frame, cells, table, base + ".png")
   paths = [base + ".md", base + ".tex", base + ".png"]
   if commands is not None:
-    paths += table_provenance.write_provenance(base, name, frame, commands)
+    paths += table_provenance.write_provenance(base, name, frame, runs, commands)
   return paths, markdown, cells
