@@ -23,8 +23,9 @@ def get_sweep(grid="cpu"):
   g = GRIDS[grid]
   return sweep.Sweep(
       config="configs/ud_pos.py",
-      rows=sweep.product(*g["fixed"], ("model.merge", list(MERGE_MODES)),
-                         ("model.num_layers", g["layers"]), ("model.units", g["units"]),
+      # Columns (depth, units) outermost: a sweep stopped part-way leaves whole columns.
+      rows=sweep.product(*g["fixed"], ("model.num_layers", g["layers"]),
+                         ("model.units", g["units"]), ("model.merge", list(MERGE_MODES)),
                          sweep.seeds(3)),
       table=sweep.Table(metric="test/accuracy", rows=("model.merge",),
                         cols=("model.num_layers", "model.units"),
