@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 from typing import Callable
 
 import matplotlib
@@ -226,7 +227,7 @@ def plot(name: str, frame: pd.DataFrame, cells: pd.DataFrame, table: sweep_lib.T
     if table.cols:
       ax.legend(fontsize=8)
   ax.set_ylabel(table.metric)
-  ax.set_title(table.title or name, fontsize=10)
+  ax.set_title("\n".join(textwrap.wrap(table.title or name, 90)), fontsize=10)
   ax.grid(alpha=0.3)
   fig.tight_layout()
   fig.savefig(path)
