@@ -13,7 +13,8 @@ import shlex
 
 import pandas as pd
 
-from bilstm_jax import run_files, sweep as sweep_lib
+from bilstm_jax import run_files
+from bilstm_jax import sweep as sweep_lib
 
 
 def _machine_text(machine: dict | None) -> str:
@@ -59,8 +60,8 @@ def about_markdown(name: str, runs: pd.DataFrame, commands: list[str]) -> str:
   end = float(done["finished_at"].max())
   stamp = datetime.datetime.fromtimestamp(end, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
   lines += [f"- runs: {len(done)} of {len(runs)} finished, last at {stamp}",
-            f"- compute: {_duration(total)} summed over runs; {_duration(end - start)} from the "
-            "first run's start to the last run's end",
+            (f"- compute: {_duration(total)} summed over runs; {_duration(end - start)} from "
+             "the first run's start to the last run's end"),
             "- machine: " + "; ".join(sorted(done["machine"].dropna().unique())),
             "- code: " + ", ".join(f"`{c[:12]}`" for c in sorted(done["git_commit"].dropna()
                                                                   .unique()))]
