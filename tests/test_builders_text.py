@@ -2,11 +2,13 @@
 
 import gzip
 import os
+import threading
 
 import pytest
 
 from bilstm_jax.config_loading import ConfigError
-from bilstm_jax.data.builders import conll, conllu, sentences
+from bilstm_jax.data import builders
+from bilstm_jax.data.builders import conll, conllu, prepare_lock, sentences
 
 CONLLU = (
     "# newdoc id = d1\n"
@@ -190,3 +192,45 @@ def test_changed_folder_is_prepared_again_and_folders_never_collide(tmp_path, ca
   os.utime(tmp_path / "a" / "train", ns=(1, 1))
   a = sentences.read_sentence_folder(str(tmp_path / "a"), "label_sentence", "label", cache)
   assert [ex.input for ex in a["train"]] == ["a one", "a three"]
+
+
+def _folder_builder(source, cache):
+  files = {"train": str(source / "train"), "test": str(source / "test")}
+  key = builders.fingerprint(str(source), list(files.values()), format="label_sentence")
+  return sentences.SentenceFolder(fmt="label_sentence", files=files, key=key, data_dir=cache)
+
+
+def test_parallel_workers_write_one_copy_and_the_waiter_reads_it(tmp_path):
+  # Two workers of a sweep open the same folder before either has prepared it.
+  write(tmp_path / "src" / "train", "1 a one\n0 a two\n")
+  write(tmp_path / "src" / "test", "0 a three\n")
+  cache = str(tmp_path / "tfds")
+  writer, waiter = (_folder_builder(tmp_path / "src", cache) for _ in range(2))
+  assert not writer.is_prepared() and not waiter.is_prepared()
+  release, errors = threading.Event(), []
+
+  def catching(work):
+    def run():
+      try:
+        work()
+      except Exception as err:  # noqa: BLE001 - a thread's error would vanish otherwise
+        errors.append(err)
+    return threading.Thread(target=run)
+
+  def write_slowly():
+    with prepare_lock.preparing(writer) as must_write:
+      assert must_write
+      release.wait(30)
+      writer.download_and_prepare()
+
+  first, second = catching(write_slowly), catching(lambda: builders.prepare(waiter))
+  first.start()
+  second.start()
+  second.join(1.0)
+  assert second.is_alive(), "the second worker did not wait for the first"
+  release.set()
+  first.join(60)
+  second.join(60)
+  assert errors == []
+  inputs = [builders.decode(ex["text"]) for ex in builders.read_split(waiter, "train")]
+  assert inputs == ["a one", "a two"]

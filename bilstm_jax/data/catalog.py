@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from bilstm_jax.config_loading import ConfigError
-from bilstm_jax.data.builders import Example, decode
+from bilstm_jax.data.builders import Example, decode, prepare_lock
 
 VAL_SPLITS = ("validation", "dev", "val")
 LOCAL_FORMATS = "conllu|conll|label_sentence|trec|polarity"
@@ -77,10 +77,13 @@ def open_catalog(name: str, data_dir: str | None,
   if unreachable:
     raise ConfigError(f"{how}. It cannot be downloaded here: no connection to "
                       + ", ".join(unreachable))
-  try:
-    builder.download_and_prepare()
-  except Exception as err:  # any failure gets the same instructions
-    raise ConfigError(f"{how}. Downloading it here failed: {type(err).__name__}: {err}") from err
+  with prepare_lock.preparing(builder) as must_write:
+    if must_write:
+      try:
+        builder.download_and_prepare()
+      except Exception as err:  # any failure gets the same instructions
+        raise ConfigError(
+            f"{how}. Downloading it here failed: {type(err).__name__}: {err}") from err
   return builder
 
 

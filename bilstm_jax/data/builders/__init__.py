@@ -13,6 +13,7 @@ from typing import NamedTuple
 import tensorflow_datasets as tfds
 
 from bilstm_jax.config_loading import ConfigError
+from bilstm_jax.data.builders import prepare_lock
 
 # Our split names -> the TFDS split names the text builders write.
 TFDS_SPLITS = {"train": "train", "val": "validation", "test": "test"}
@@ -129,17 +130,22 @@ class LocalSplitsMixin:
 
 
 def prepare(builder: tfds.core.DatasetBuilder) -> tfds.core.DatasetBuilder:
-  """Writes the prepared copy once; later runs (and other processes) just read it."""
-  if not builder.is_prepared():
-    try:
-      builder.download_and_prepare()
-    except AssertionError as err:
-      # TFDS refuses a split that yields nothing; say which, in our terms.
-      match = re.search(r'split "([^"]+)": No examples', str(err))
-      if match is None:
-        raise
-      raise ConfigError(f"the {match.group(1)!r} split read from config key data.source_dir "
-                        "is empty: its file has no examples") from None
+  """Writes the prepared copy once; later runs (and other processes) just read it.
+
+  Always through the lock (the cache is ours, so writable): a builder constructed before another
+  worker finished writing must still read that worker's split info.
+  """
+  with prepare_lock.preparing(builder) as must_write:
+    if must_write:
+      try:
+        builder.download_and_prepare()
+      except AssertionError as err:
+        # TFDS refuses a split that yields nothing; say which, in our terms.
+        match = re.search(r'split "([^"]+)": No examples', str(err))
+        if match is None:
+          raise
+        raise ConfigError(f"the {match.group(1)!r} split read from config key data.source_dir "
+                          "is empty: its file has no examples") from None
   return builder
 
 

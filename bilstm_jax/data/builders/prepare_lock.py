@@ -1,0 +1,29 @@
+"""One writer per prepared dataset: parallel runs of a sweep may open the same folder at once."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+
+import tensorflow_datasets as tfds
+
+
+@contextlib.contextmanager
+def preparing(builder: tfds.core.DatasetBuilder) -> Iterator[bool]:
+  """Holds an exclusive lock next to the builder's data_dir; yields whether to write it.
+
+  Without the lock two workers that both see "not prepared" write it twice, and TFDS fails the
+  second rename with FileExistsError. The waiter finds it prepared and only reads the info the
+  writer left (the builder was constructed before that info existed).
+  """
+  os.makedirs(os.path.dirname(builder.data_dir), exist_ok=True)
+  # "<version>.lock" beside the version folder: TFDS lists only valid version names there.
+  with open(f"{builder.data_dir}.lock", "a") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even if the writer dies
+    if builder.is_prepared():
+      builder.info.read_from_directory(builder.data_dir)
+      yield False
+    else:
+      yield True
