@@ -8,12 +8,10 @@ time, the machines and the code versions, all read from the runs' results.json.
 from __future__ import annotations
 
 import datetime
-import os
 import shlex
 
 import pandas as pd
 
-from bilstm_jax import run_files
 from bilstm_jax import sweep as sweep_lib
 
 
@@ -26,20 +24,15 @@ def _machine_text(machine: dict | None) -> str:
 
 
 def runs_frame(frame: pd.DataFrame, runs: list[sweep_lib.Run], name: str) -> pd.DataFrame:
-  """The table's run frame plus each run's wall time, end time, commit, machine and command
+  """The table's run frame (tables.collect) with the machine as text and each run's command
   (the `bilstm-train` command the sweep runner executes for that row)."""
   by_index = {run.index: run for run in runs}
-  extra = []
-  for index, workdir in zip(frame["index"], frame["workdir"]):
-    results = run_files.read_results(workdir) or {}
-    path = os.path.join(workdir, run_files.RESULTS_FILE)
-    extra.append({
-        "wall_time_s": results.get("wall_time_s"),
-        "finished_at": os.path.getmtime(path) if results else None,
-        "git_commit": results.get("git_commit"),
-        "machine": _machine_text(results.get("machine")) if results else None,
-        "command": shlex.join(["bilstm-train", *sweep_lib.train_args(by_index[index], name)])})
-  return pd.concat([frame.reset_index(drop=True), pd.DataFrame(extra)], axis=1)
+  out = frame.reset_index(drop=True).copy()
+  out["machine"] = [_machine_text(machine) if status == "done" else None
+                    for machine, status in zip(out["machine"], out["status"])]
+  out["command"] = [shlex.join(["bilstm-train", *sweep_lib.train_args(by_index[i], name)])
+                    for i in out["index"]]
+  return out
 
 
 def _duration(seconds: float) -> str:

@@ -34,10 +34,13 @@ def default_status(run: sweep_lib.Run) -> str:
 
 def collect(runs: list[sweep_lib.Run], table: sweep_lib.Table,
             status: Callable[[sweep_lib.Run], str] = default_status) -> pd.DataFrame:
-  """One row per planned run: its table labels, seed, status and metric value (NaN if none)."""
+  """One row per planned run: its table labels, seed, status and metric value (NaN if none),
+  and from its results.json the wall time, commit, machine and when it was written (for the
+  provenance files)."""
   records = []
   for run in runs:
     results = run_files.read_results(run.workdir)
+    path = os.path.join(run.workdir, run_files.RESULTS_FILE)
     state = status(run)
     value = math.nan
     if results is not None:
@@ -49,7 +52,11 @@ def collect(runs: list[sweep_lib.Run], table: sweep_lib.Table,
     records.append({
         "index": run.index, "run_name": run.run_name, "workdir": run.workdir,
         "seed": run.overrides.get(sweep_lib.SEED_KEY), "status": state, "value": value,
-        **{key: _label(run, key) for key in table.rows + table.cols}})
+        **{key: _label(run, key) for key in table.rows + table.cols},
+        "wall_time_s": (results or {}).get("wall_time_s"),
+        "finished_at": os.path.getmtime(path) if results is not None else None,
+        "git_commit": (results or {}).get("git_commit"),
+        "machine": (results or {}).get("machine")})
   return pd.DataFrame.from_records(records)
 
 
