@@ -153,9 +153,9 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
 
   # --- Model and state (every config mistake surfaces before the run dir is touched) --------
   vectors = None
-  if config.model.word_vectors:
+  # Speech data has no token names: build_model below then says model.word_vectors is for text.
+  if config.model.word_vectors and info.get("token_names") is not None:
     from bilstm_jax.data import word_vectors  # pylint: disable=import-outside-toplevel
-    models.check_model_config(config.model, info)
     vectors, coverage = word_vectors.load_word_vectors(
         config.model.word_vectors, info["token_names"], config.model.embed_dim, config.seed)
     _say(f"{config.model.word_vectors}: {coverage}")

@@ -71,3 +71,11 @@ def test_vectors_initialise_the_embedding_table(key, tmp_path):
   inputs, lengths = np.array([[2, 4, 0]], np.int32), np.array([2], np.int32)
   params = model.init(key, inputs, lengths)["params"]
   np.testing.assert_array_equal(params["encoder"]["embed"]["embedding"], rows)
+
+
+def test_vectors_on_speech_data_are_one_config_error(tmp_path):
+  cfg = common.base_config().model
+  cfg.word_vectors = _write(tmp_path / "glove.txt", ["the 1 2 3"])
+  info = {"task": "classification", "vocab_size": None, "feature_dim": 40, "num_classes": 10}
+  with pytest.raises(ConfigError, match="model.word_vectors is for text data"):
+    models.build_model(cfg, info)
