@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import fcntl
 import hashlib
-import json
 import os
 import shlex
 import signal
@@ -25,101 +23,12 @@ import sys
 import threading
 import time
 
-from bilstm_jax import config_loading, preemption, run_files, sweep as sweep_lib
+from bilstm_jax import config_loading, preemption, sweep_files, sweep_rows
+from bilstm_jax import sweep as sweep_lib
 from bilstm_jax.config_loading import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARRAY_SCRIPT = os.path.join(ROOT, "slurm", "array.sbatch")
-LOCK_FILE = ".lock"
-EXIT_FILE = "exit_status.json"
-LOG_FILE = "train.log"
-EXIT_LOCKED = 73  # another launcher holds this row's lock; nothing was run
-_WANDB_MODES = ("auto", "online", "offline", "disabled")
-
-
-# --- One row (both backends) ----------------------------------------------------------------
-
-def try_lock(workdir: str):
-  """An open fd holding an exclusive flock on workdir/.lock, or None if another holds it.
-
-  flock (not a lock file created with O_EXCL) because the kernel drops it when the holder dies,
-  so a crashed launcher never leaves a stale lock behind.
-  """
-  os.makedirs(workdir, exist_ok=True)
-  fd = os.open(os.path.join(workdir, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
-  try:
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-  except BlockingIOError:
-    os.close(fd)
-    return None
-  os.ftruncate(fd, 0)
-  os.write(fd, f"{os.uname().nodename} {os.getpid()}\n".encode())
-  return fd
-
-
-def is_locked(workdir: str) -> bool:
-  """True while some launcher is running this row (used by the table's status list)."""
-  if not os.path.isdir(workdir):
-    return False
-  fd = try_lock(workdir)
-  if fd is None:
-    return True
-  os.close(fd)
-  return False
-
-
-def record_exit(workdir: str, returncode: int) -> None:
-  """workdir/exit_status.json: the last attempt's exit code, so a failed row can be listed."""
-  slurm = {k: os.environ[k] for k in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID",
-                                      "SLURM_RESTART_COUNT") if k in os.environ}
-  os.makedirs(workdir, exist_ok=True)
-  run_files.atomic_write_json(os.path.join(workdir, EXIT_FILE), {
-      "returncode": returncode, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "slurm": slurm})
-
-
-def read_exit(workdir: str) -> int | None:
-  try:
-    with open(os.path.join(workdir, EXIT_FILE)) as f:
-      return json.load(f)["returncode"]
-  except (OSError, ValueError, KeyError):
-    return None
-
-
-def exec_row(manifest: str, index: int) -> int:
-  """Takes the row's lock, sends output to its train.log and becomes `bilstm-train` (exec).
-
-  exec keeps the PID, so the batch script's `kill -USR1 $child` reaches the trainer, and the
-  lock fd is inherited so the lock is held exactly as long as the trainer runs.
-  """
-  run = sweep_lib.manifest_row(manifest, index)
-  sweep = os.path.basename(os.path.dirname(os.path.abspath(run.workdir)))
-  if sweep_lib.is_finished(run):
-    print(f"row {index} {run.run_name}: finished (results.json); nothing to do", flush=True)
-    return 0
-  fd = try_lock(run.workdir)
-  if fd is None:
-    print(f"row {index} {run.run_name}: another launcher holds {run.workdir}/{LOCK_FILE}; "
-          "not running it twice", flush=True)
-    return EXIT_LOCKED
-  if sweep_lib.is_finished(run):  # finished between the first check and the lock
-    return 0
-  mode = os.environ.get("WANDB_MODE")
-  args = sweep_lib.train_args(run, sweep, mode if mode in _WANDB_MODES else None)
-  command = [sys.executable, "-m", "bilstm_jax.main"] + args
-  log_path = os.path.join(run.workdir, LOG_FILE)
-  print(f"row {index} {run.run_name} -> {run.workdir} (log: {log_path})", flush=True)
-  log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-  header = (f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {os.uname().nodename} "
-            f"slurm={os.environ.get('SLURM_JOB_ID', '-')} "
-            f"restart={os.environ.get('SLURM_RESTART_COUNT', '0')}\n"
-            f"$ bilstm-train {shlex.join(args)}\n")
-  os.write(log, header.encode())
-  os.dup2(log, 1)
-  os.dup2(log, 2)
-  os.close(log)
-  os.set_inheritable(fd, True)
-  os.execv(sys.executable, command)
-  return 1  # not reached
 
 
 # --- Local backend --------------------------------------------------------------------------
@@ -150,16 +59,16 @@ class LocalRunner:
       del self.procs[run.index]
     elapsed = time.time() - start
     rc = proc.returncode
-    if rc != EXIT_LOCKED:
-      record_exit(run.workdir, rc)
+    if rc != sweep_rows.EXIT_LOCKED:
+      sweep_rows.record_exit(run.workdir, rc)
     if rc == 0:
       return ("done" if sweep_lib.is_finished(run) else "no results.json"), elapsed
-    if rc == EXIT_LOCKED:
+    if rc == sweep_rows.EXIT_LOCKED:
       return "skipped: running in another launcher", elapsed
     if rc == preemption.EXIT_PREEMPTED:
       return "stopped with a checkpoint (re-run to resume)", elapsed
     detail = f"; {err.strip().splitlines()[-1]}" if err.strip() else ""
-    return (f"FAILED (exit {rc}); log: {os.path.join(run.workdir, LOG_FILE)}{detail}",
+    return (f"FAILED (exit {rc}); log: {os.path.join(run.workdir, sweep_rows.LOG_FILE)}{detail}",
             elapsed)
 
   def stop_all(self) -> None:
@@ -241,8 +150,7 @@ def queued_jobs(job_name: str) -> list[str]:
 # --- Commands -------------------------------------------------------------------------------
 
 def _load(args):
-  name = sweep_lib.sweep_name(args.sweep_file)
-  spec = sweep_lib.load_sweep(args.sweep_file)
+  name, spec = sweep_files.load(args.sweep_file)
   if args.set:
     base = config_loading.load_config(spec.config)
     spec = sweep_lib.with_settings(
@@ -250,9 +158,13 @@ def _load(args):
   return name, spec, sweep_lib.expand(spec, name, args.sweep_dir)
 
 
+def _set_args(args) -> list[str]:
+  """The command's --set KEY=VALUE items again, for the commands it prints and records."""
+  return [part for item in args.set for part in ("--set", item)]
+
+
 def _table_command(args) -> str:
-  return shlex.join(["bilstm-sweep", "table", args.sweep_file,
-                     *[part for item in args.set for part in ("--set", item)]])
+  return shlex.join(["bilstm-sweep", "table", args.sweep_file, *_set_args(args)])
 
 
 def cmd_run(args) -> int:
@@ -305,19 +217,18 @@ def cmd_run(args) -> int:
     return 1
   job_id = result.stdout.strip().split(";")[0]
   print(f"submitted array job {job_id} ({len(todo)} tasks); watch with `squeue -j {job_id}`, "
-        f"logs in {root}/<run>/{LOG_FILE}")
+        f"logs in {root}/<run>/{sweep_rows.LOG_FILE}")
   return 0
 
 
 def cmd_table(args) -> int:
   from bilstm_jax import tables  # pylint: disable=import-outside-toplevel  (pandas, matplotlib)
   name, spec, runs = _load(args)
-  sets = [part for item in args.set for part in ("--set", item)]
-  commands = [shlex.join(["bilstm-sweep", "run", args.sweep_file, *sets, "--backend", "local",
-                          "--workers", "2"]) + "  # or --backend slurm",
-              shlex.join(["bilstm-sweep", "table", args.sweep_file, *sets])]
+  commands = [shlex.join(["bilstm-sweep", "run", args.sweep_file, *_set_args(args), "--backend",
+                          "local", "--workers", "2"]) + "  # or --backend slurm",
+              _table_command(args)]
   paths, report, cells = tables.write_tables(name, spec.table, runs, args.tables_dir,
-                                             status=run_status, commands=commands)
+                                             status=sweep_rows.run_status, commands=commands)
   print(report)
   print("wrote " + ", ".join(paths))
   from bilstm_jax import table_tracking  # pylint: disable=import-outside-toplevel
@@ -326,29 +237,13 @@ def cmd_table(args) -> int:
   return 0
 
 
-def run_status(run: sweep_lib.Run) -> str:
-  """done | running | failed (exit N) | stopped (resumable) | incomplete | not started."""
-  if sweep_lib.is_finished(run):
-    return "done"
-  if not os.path.isdir(run.workdir):
-    return "not started"
-  if is_locked(run.workdir):
-    return "running"
-  rc = read_exit(run.workdir)
-  if rc == preemption.EXIT_PREEMPTED:
-    return "stopped (resumable)"
-  if rc not in (None, 0):
-    return f"failed (exit {rc}; log {os.path.join(run.workdir, LOG_FILE)})"
-  return "incomplete"
-
-
 def cmd_row(args) -> int:
   if args.record_exit is not None:
     run = sweep_lib.manifest_row(args.manifest, args.index)
-    if args.record_exit != EXIT_LOCKED:
-      record_exit(run.workdir, args.record_exit)
+    if args.record_exit != sweep_rows.EXIT_LOCKED:
+      sweep_rows.record_exit(run.workdir, args.record_exit)
     return 0
-  return exec_row(args.manifest, args.index)
+  return sweep_rows.exec_row(args.manifest, args.index)
 
 
 def build_parser() -> argparse.ArgumentParser:

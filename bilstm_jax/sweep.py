@@ -1,6 +1,7 @@
 """Sweeps as data: product/zipped/chain over (dotted key, values) axes, run names, the manifest.
 
-A sweep file `experiments/<name>.py` defines `get_sweep()` returning a `Sweep`:
+A sweep file `experiments/<name>.py` defines `get_sweep()` returning a `Sweep` (how the file is
+found and imported, and its named grids: sweep_files.py):
 
   from bilstm_jax import sweep
   def get_sweep():
@@ -10,10 +11,6 @@ A sweep file `experiments/<name>.py` defines `get_sweep()` returning a `Sweep`:
                            sweep.seeds(3)),
         table=sweep.Table(metric="test/accuracy", rows=("model.merge",),
                           cols=("model.num_layers",)))
-
-`get_sweep` may take one argument, a named grid with a default (`def get_sweep(grid="cpu")`):
-`bilstm-sweep run experiments/fsdd.py:paper` then calls get_sweep("paper"), and its runs go to
-`<sweep-dir>/fsdd_paper/` (the default grid keeps the plain `<sweep-dir>/fsdd/`).
 
 Each row is a dict of dotted overrides (including `seed`); its config is
 `load_config(sweep.config)` plus `apply_overrides(row)`. Its run name is built from the keys
@@ -25,8 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.util
-import inspect
 import itertools
 import json
 import os
@@ -92,6 +87,13 @@ def seeds(n: int, start: int = 0) -> tuple[str, list[int]]:
 
 
 # --- Sweep and table spec -------------------------------------------------------------------
+
+def pick_grid(grids: dict[str, Any], name: str) -> Any:
+  """grids[name] for `get_sweep(grid)`; an unknown name lists the allowed ones."""
+  if name not in grids:
+    raise ValueError(f"unknown grid {name!r}; allowed: {', '.join(grids)}")
+  return grids[name]
+
 
 @dataclasses.dataclass(frozen=True)
 class Table:
@@ -212,57 +214,7 @@ def run_tags(row: dict, keys: list[str]) -> tuple[str, ...]:
   return tuple(f"{short[k]}={format_value(row[k])}" for k in keys if k in row and k != SEED_KEY)
 
 
-# --- Loading a sweep file and its rows' configs ---------------------------------------------
-
-def split_sweep_spec(spec: str) -> tuple[str, str | None]:
-  """'experiments/fsdd.py:paper' -> ('experiments/fsdd.py', 'paper'); no ':' -> (spec, None)."""
-  path, sep, grid = spec.partition(":")
-  return path, (grid if sep else None)
-
-
-def _grid_default(get_sweep) -> str | None:
-  """The default of get_sweep's first parameter (its grid), None when it takes no argument."""
-  params = list(inspect.signature(get_sweep).parameters.values())
-  if not params or params[0].default is inspect.Parameter.empty:
-    return None
-  return params[0].default
-
-
-def _import_get_sweep(path: str):
-  if not os.path.isfile(path):
-    raise ConfigError(f"sweep file {path!r} does not exist")
-  module_name = "_sweep_" + sanitize(os.path.splitext(os.path.basename(path))[0])
-  module_spec = importlib.util.spec_from_file_location(module_name, path)
-  module = importlib.util.module_from_spec(module_spec)
-  module_spec.loader.exec_module(module)
-  if not hasattr(module, "get_sweep"):
-    raise ConfigError(f"{path} defines no get_sweep()")
-  return module.get_sweep
-
-
-def sweep_name(spec: str) -> str:
-  """The run-directory name: the file's stem, plus '_<grid>' for a grid other than the default
-  (experiments/fsdd.py and experiments/fsdd.py:cpu name the same runs; :paper its own)."""
-  path, grid = split_sweep_spec(spec)
-  stem = sanitize(os.path.splitext(os.path.basename(path))[0])
-  if grid is None or grid == _grid_default(_import_get_sweep(path)):
-    return stem
-  return sanitize(f"{stem}_{grid}")
-
-
-def load_sweep(spec: str) -> Sweep:
-  """Imports experiments/<name>.py and returns its get_sweep() (or get_sweep(grid) for
-  'experiments/<name>.py:<grid>') as a Sweep."""
-  path, grid = split_sweep_spec(spec)
-  get_sweep = _import_get_sweep(path)
-  if grid is not None and _grid_default(get_sweep) is None:
-    raise ConfigError(f"{spec}: {path}'s get_sweep() takes no grid argument; drop ':{grid}'")
-  try:
-    loaded = as_sweep(get_sweep() if grid is None else get_sweep(grid))
-  except (TypeError, ValueError) as err:
-    raise ConfigError(f"{spec}: {err}") from None
-  return dataclasses.replace(loaded, config=_resolve_spec(loaded.config, path))
-
+# --- Settings and each row's config ---------------------------------------------
 
 def with_settings(spec: Sweep, settings: dict) -> Sweep:
   """Every row plus `settings` (bilstm-sweep --set KEY=VALUE: where this machine keeps the data,
@@ -271,16 +223,6 @@ def with_settings(spec: Sweep, settings: dict) -> Sweep:
     if any(key in row for row in spec.rows):
       raise ConfigError(f"--set {key}=...: the sweep already sets {key!r} in its rows")
   return dataclasses.replace(spec, rows=[{**row, **settings} for row in spec.rows])
-
-
-def _resolve_spec(spec: str, sweep_path: str) -> str:
-  """Config paths are relative to the working directory, else to the sweep file's repo."""
-  path, sep, arg = spec.partition(":")
-  if not os.path.isabs(path) and not os.path.isfile(path):
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(sweep_path)))
-    if os.path.isfile(os.path.join(repo, path)):
-      path = os.path.join(repo, path)
-  return path + sep + arg
 
 
 def build_config(spec: str, overrides: dict, where: str = ""):

@@ -7,23 +7,8 @@ Run it (the local files; without source_dir, TFDS `glue/sst2`, phrase-level):
 Grids: `cpu` (the default, ~40 min on 2 CPU cores) and `paper` (wider and deeper).
 """
 
-from bilstm_jax import MERGE_MODES, sweep
-
-GRIDS = {
-    "cpu": {"layers": [1, 2], "units": [128], "seeds": 3},
-    "paper": {"layers": [1, 2, 3], "units": [128, 256], "seeds": 3},
-}
+from _classification import MERGE_GRIDS as GRIDS, merge_by_depth
 
 
 def get_sweep(grid="cpu"):
-  if grid not in GRIDS:
-    raise ValueError(f"unknown grid {grid!r}; allowed: {', '.join(GRIDS)}")
-  g = GRIDS[grid]
-  return sweep.Sweep(
-      config="configs/sst2.py",
-      rows=sweep.product(("model.units", g["units"]), ("model.merge", list(MERGE_MODES)),
-                         ("model.num_layers", g["layers"]), sweep.seeds(g["seeds"])),
-      table=sweep.Table(metric="test/accuracy", rows=("model.merge",),
-                        cols=("model.units", "model.num_layers"),
-                        title=f"SST-2 ({grid} grid): test accuracy"),
-  )
+  return merge_by_depth("configs/sst2.py", "SST-2", grid)

@@ -4,15 +4,11 @@ Run it (concat merge, one layer, as configs/sst2.py):
   bilstm-sweep run experiments/sst2_pooling.py --backend local --workers 2 \\
       --set data.source_dir=../shared/data/sst/stsa.binary
   bilstm-sweep table experiments/sst2_pooling.py --set data.source_dir=../shared/data/sst/stsa.binary
+Grids: `cpu` (the default: the config's depth) and `paper` (depths 1 and 2).
 """
 
-from bilstm_jax import sweep
+from _classification import POOLING_GRIDS as GRIDS, by_pooling
 
 
-def get_sweep():
-  return sweep.Sweep(
-      config="configs/sst2.py",
-      rows=sweep.product(("model.pooling", ["final", "mean", "max"]), sweep.seeds(3)),
-      table=sweep.Table(metric="test/accuracy", rows=("model.pooling",),
-                        title="SST-2: test accuracy by pooling"),
-  )
+def get_sweep(grid="cpu"):
+  return by_pooling("configs/sst2.py", "SST-2", grid)

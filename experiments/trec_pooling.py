@@ -4,15 +4,11 @@ Run it (concat merge, one layer, as configs/trec.py):
   bilstm-sweep run experiments/trec_pooling.py --backend local --workers 2 \\
       --set data.source_dir=../shared/data/trec
   bilstm-sweep table experiments/trec_pooling.py --set data.source_dir=../shared/data/trec
+Grids: `cpu` (the default: the config's depth) and `paper` (depths 1 and 2).
 """
 
-from bilstm_jax import sweep
+from _classification import POOLING_GRIDS as GRIDS, by_pooling
 
 
-def get_sweep():
-  return sweep.Sweep(
-      config="configs/trec.py",
-      rows=sweep.product(("model.pooling", ["final", "mean", "max"]), sweep.seeds(3)),
-      table=sweep.Table(metric="test/accuracy", rows=("model.pooling",),
-                        title="TREC-6: test accuracy by pooling"),
-  )
+def get_sweep(grid="cpu"):
+  return by_pooling("configs/trec.py", "TREC-6", grid)

@@ -18,9 +18,7 @@ GRIDS = {
 
 
 def get_sweep(grid="cpu"):
-  if grid not in GRIDS:
-    raise ValueError(f"unknown grid {grid!r}; allowed: {', '.join(GRIDS)}")
-  g = GRIDS[grid]
+  g = sweep.pick_grid(GRIDS, grid)
   return sweep.Sweep(
       config="configs/ud_pos.py",
       # Columns (depth, units) outermost: a sweep stopped part-way leaves whole columns.

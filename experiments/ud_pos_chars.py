@@ -19,9 +19,7 @@ GRIDS = {
 
 
 def get_sweep(grid="cpu"):
-  if grid not in GRIDS:
-    raise ValueError(f"unknown grid {grid!r}; allowed: {', '.join(GRIDS)}")
-  g = GRIDS[grid]
+  g = sweep.pick_grid(GRIDS, grid)
   encoders = sweep.zipped(("data.max_word_chars", [w for w, _ in ENCODERS]),
                           ("model.char_units", [u for _, u in ENCODERS]))
   return sweep.Sweep(

@@ -5,15 +5,16 @@ import os
 
 import pytest
 
-from bilstm_jax import sweep
+from bilstm_jax import sweep, sweep_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# bench.py is a script and _*.py are modules the sweep files import.
 SWEEP_FILES = sorted(p for p in glob.glob(os.path.join(ROOT, "experiments", "*.py"))
-                     if os.path.basename(p) != "bench.py")
+                     if os.path.basename(p) != "bench.py" and not os.path.basename(p)[0] == "_")
 
 
 def _grids(path):
-  get_sweep = sweep._import_get_sweep(path)  # pylint: disable=protected-access
+  get_sweep = sweep_files.import_get_sweep(path)
   return [None] + sorted(get_sweep.__globals__.get("GRIDS", ()))
 
 
@@ -23,8 +24,8 @@ def test_sweep_file_loads_and_every_row_config_builds(path, tmp_path):
           "sst2_pooling.py"} <= {os.path.basename(p) for p in SWEEP_FILES}
   for grid in _grids(path):
     spec_path = path if grid is None else f"{path}:{grid}"
-    spec = sweep.load_sweep(spec_path)
-    runs = sweep.expand(spec, sweep.sweep_name(spec_path), str(tmp_path), check=True)
+    name, spec = sweep_files.load(spec_path)
+    runs = sweep.expand(spec, name, str(tmp_path), check=True)
     seeds = {run.overrides.get("seed") for run in runs}
     assert seeds == {0, 1, 2} or os.path.basename(path) == "quickstart.py"
     assert spec.table.title

@@ -10,7 +10,7 @@ import pytest
 from absl import flags
 from ml_collections import config_flags
 
-from bilstm_jax import MERGE_MODES, launch, run_files, sweep
+from bilstm_jax import MERGE_MODES, launch, run_files, sweep, sweep_files, sweep_rows
 from bilstm_jax.config_loading import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -91,7 +91,7 @@ def test_sanitising_collisions_stay_unique():
 
 
 def test_quickstart_rows_all_build_configs():
-  spec = sweep.load_sweep(QUICKSTART)
+  spec = sweep_files.load(QUICKSTART)[1]
   runs = sweep.expand(spec, "quickstart", "runs")  # builds every row's config
   assert len(runs) == 2 + 2 * len(MERGE_MODES)
   assert runs[0].run_name == "bidirectional=False,seed=0"
@@ -103,7 +103,7 @@ def test_quickstart_rows_all_build_configs():
 
 def test_misspelled_key_is_one_error_naming_the_row(tmp_path):
   path = _write_sweep(tmp_path, 'sweep.product(("model.unitz", [8, 16]), sweep.seeds(1))')
-  spec = sweep.load_sweep(path)
+  spec = sweep_files.load(path)[1]
   with pytest.raises(ConfigError, match=r"sweep 'toy' row 0 \(unitz=8\): config key "
                      r"'model.unitz' does not exist; valid keys at model: .*units"):
     sweep.expand(spec, "toy")
@@ -117,21 +117,30 @@ def test_named_grids_select_rows_and_name_their_run_directory(tmp_path):
       from bilstm_jax import sweep
       GRIDS = {{"cpu": [8], "paper": [8, 16, 32]}}
       def get_sweep(grid="cpu"):
-        if grid not in GRIDS:
-          raise ValueError(f"unknown grid {{grid!r}}; allowed: {{', '.join(GRIDS)}}")
-        return sweep.Sweep(config={SYNTHETIC + ":smoke"!r},
-                           rows=sweep.product(("model.units", GRIDS[grid]), sweep.seeds(1)))
+        return sweep.Sweep(config={SYNTHETIC + ":smoke"!r}, rows=sweep.product(
+            ("model.units", sweep.pick_grid(GRIDS, grid)), sweep.seeds(1)))
       """))
   path = str(path)
-  assert len(sweep.load_sweep(path).rows) == 1
-  assert len(sweep.load_sweep(path + ":paper").rows) == 3
-  assert [sweep.sweep_name(s) for s in (path, path + ":cpu", path + ":paper")] == [
+  assert len(sweep_files.load(path)[1].rows) == 1
+  assert len(sweep_files.load(path + ":paper")[1].rows) == 3
+  assert [sweep_files.load(s)[0] for s in (path, path + ":cpu", path + ":paper")] == [
       "grids", "grids", "grids_paper"]
   with pytest.raises(ConfigError, match=r"grids.py:huge: unknown grid 'huge'; allowed: cpu, paper"):
-    sweep.load_sweep(path + ":huge")
+    sweep_files.load(path + ":huge")[1]
   plain = _write_sweep(tmp_path, 'sweep.seeds(1)')
   with pytest.raises(ConfigError, match=r"takes no grid argument; drop ':paper'"):
-    sweep.load_sweep(plain + ":paper")
+    sweep_files.load(plain + ":paper")[1]
+
+
+def test_a_sweep_file_imports_the_modules_beside_it(tmp_path):
+  (tmp_path / "_shared_rows.py").write_text(
+      "from bilstm_jax import sweep\nROWS = sweep.product(('model.units', [4, 8]), sweep.seeds(1))\n")
+  path = _write_sweep(tmp_path, "ROWS")
+  text = open(path).read().replace("from bilstm_jax import sweep",
+                                   "from bilstm_jax import sweep\nfrom _shared_rows import ROWS")
+  open(path, "w").write(text)
+  assert [row["model.units"] for row in sweep_files.load(path)[1].rows] == [4, 8]
+  assert str(tmp_path) not in sys.path  # only while the file loads
 
 
 def test_set_adds_a_setting_to_every_row_and_never_replaces_one(tmp_path, capsys):
@@ -139,7 +148,7 @@ def test_set_adds_a_setting_to_every_row_and_never_replaces_one(tmp_path, capsys
   runs_dir = str(tmp_path / "runs")
   assert launch.main(["run", path, "--sweep-dir", runs_dir, "--dry-run",
                       "--set", "data.max_len=9", "--set", "model.merge=sum"]) == 0
-  spec = sweep.with_settings(sweep.load_sweep(path), {"data.max_len": 9})
+  spec = sweep.with_settings(sweep_files.load(path)[1], {"data.max_len": 9})
   assert [row["data.max_len"] for row in spec.rows] == [9, 9]
   assert sweep.run_names(spec.rows) == ["units=8", "units=16"]  # names unchanged
   with pytest.raises(ConfigError, match=r"--set model.units=...: the sweep already sets"):
@@ -173,7 +182,7 @@ def test_flags_round_trip_to_the_same_config():
 def test_manifest_rows_and_unfinished_selection(tmp_path):
   path = _write_sweep(tmp_path, 'sweep.product(("model.merge", ["concat", "sum"]), '
                       'sweep.seeds(2))')
-  runs = sweep.expand(sweep.load_sweep(path), "toy", str(tmp_path / "runs"))
+  runs = sweep.expand(sweep_files.load(path)[1], "toy", str(tmp_path / "runs"))
   manifest = str(tmp_path / "runs" / "toy" / sweep.MANIFEST)
   sweep.write_manifest(manifest, runs)
   assert sweep.read_manifest(manifest) == runs
@@ -196,7 +205,7 @@ def test_dry_run_writes_nothing_and_shows_the_subset_array(tmp_path, capsys):
   path = _write_sweep(tmp_path, 'sweep.product(("model.merge", ["concat", "sum"]), '
                       'sweep.seeds(2))')
   runs_dir = tmp_path / "runs"
-  runs = sweep.expand(sweep.load_sweep(path), "toy", str(runs_dir))
+  runs = sweep.expand(sweep_files.load(path)[1], "toy", str(runs_dir))
   run_files.write_results(_mkdir(runs[0].workdir), {"test/accuracy": 0.5})
   code = launch.main(["run", path, "--backend", "slurm", "--dry-run", "--sweep-dir",
                       str(runs_dir), "--max-parallel", "3", "--signal-seconds", "30"])
@@ -209,46 +218,46 @@ def test_dry_run_writes_nothing_and_shows_the_subset_array(tmp_path, capsys):
 def test_finished_and_locked_rows_are_not_run(tmp_path):
   path = _write_sweep(tmp_path, 'sweep.product(("model.merge", ["concat", "sum"]), '
                       'sweep.seeds(1))')
-  runs = sweep.expand(sweep.load_sweep(path), "toy", str(tmp_path / "runs"))
+  runs = sweep.expand(sweep_files.load(path)[1], "toy", str(tmp_path / "runs"))
   manifest = str(tmp_path / "runs" / "toy" / sweep.MANIFEST)
   sweep.write_manifest(manifest, runs)
   run_files.write_results(_mkdir(runs[0].workdir), {"test/accuracy": 0.5})
-  assert launch.exec_row(manifest, 0) == 0  # finished: returns instead of exec'ing a trainer
-  fd = launch.try_lock(runs[1].workdir)
+  assert sweep_rows.exec_row(manifest, 0) == 0  # finished: returns instead of exec'ing a trainer
+  fd = sweep_rows.try_lock(runs[1].workdir)
   try:
-    assert launch.exec_row(manifest, 1) == launch.EXIT_LOCKED
-    assert launch.run_status(runs[1]) == "running"
+    assert sweep_rows.exec_row(manifest, 1) == sweep_rows.EXIT_LOCKED
+    assert sweep_rows.run_status(runs[1]) == "running"
   finally:
     os.close(fd)
-  assert launch.run_status(runs[1]) == "incomplete"
+  assert sweep_rows.run_status(runs[1]) == "incomplete"
 
 
 def test_lock_excludes_another_process_and_dies_with_it(tmp_path):
   workdir = str(tmp_path / "run")
   holder = subprocess.Popen(
-      [sys.executable, "-c", "import sys, time; from bilstm_jax import launch; "
-       f"fd = launch.try_lock({workdir!r}); print('locked', flush=True); time.sleep(60)"],
+      [sys.executable, "-c", "import sys, time; from bilstm_jax import sweep_rows; "
+       f"fd = sweep_rows.try_lock({workdir!r}); print('locked', flush=True); time.sleep(60)"],
       stdout=subprocess.PIPE, text=True)
   try:
     assert holder.stdout.readline().strip() == "locked"
-    assert launch.try_lock(workdir) is None
+    assert sweep_rows.try_lock(workdir) is None
   finally:
     holder.kill()
     holder.wait()
-  fd = launch.try_lock(workdir)  # released by the kernel when the holder died: no stale lock
+  fd = sweep_rows.try_lock(workdir)  # released by the kernel when the holder died: no stale lock
   assert fd is not None
   os.close(fd)
 
 
 def test_run_status_from_files(tmp_path):
   run = sweep.Run(0, "r", SYNTHETIC, {"seed": 0}, str(tmp_path / "r"))
-  assert launch.run_status(run) == "not started"
-  launch.record_exit(run.workdir, 75)
-  assert launch.run_status(run) == "stopped (resumable)"
-  launch.record_exit(run.workdir, 1)
-  assert launch.run_status(run).startswith("failed (exit 1; log ")
+  assert sweep_rows.run_status(run) == "not started"
+  sweep_rows.record_exit(run.workdir, 75)
+  assert sweep_rows.run_status(run) == "stopped (resumable)"
+  sweep_rows.record_exit(run.workdir, 1)
+  assert sweep_rows.run_status(run).startswith("failed (exit 1; log ")
   run_files.write_results(run.workdir, {"test/accuracy": 1.0})
-  assert launch.run_status(run) == "done"
+  assert sweep_rows.run_status(run) == "done"
 
 
 def test_local_backend_skips_finished_and_locked_reports_failed(tmp_path):
@@ -257,12 +266,12 @@ def test_local_backend_skips_finished_and_locked_reports_failed(tmp_path):
   path = _write_sweep(tmp_path, 'sweep.product(("model.merge", ["concat", "sum", "mul", '
                       '"ave"]), sweep.seeds(1))')
   runs_dir = str(tmp_path / "runs")
-  runs = sweep.expand(sweep.load_sweep(path), "toy", runs_dir)
+  runs = sweep.expand(sweep_files.load(path)[1], "toy", runs_dir)
   run_files.write_results(_mkdir(runs[0].workdir), {"test/accuracy": 0.5})
   # A workdir holding another config makes the trainer refuse to start: a failed row.
   with open(os.path.join(_mkdir(runs[2].workdir), "config.json"), "w") as f:
     json.dump({"model.units": 999}, f)
-  fd = launch.try_lock(runs[3].workdir)
+  fd = sweep_rows.try_lock(runs[3].workdir)
   try:
     result = subprocess.run(
         [sys.executable, "-m", "bilstm_jax.launch", "run", path, "--backend", "local",

@@ -6,7 +6,7 @@ import shlex
 import pandas as pd
 import pytest
 
-from bilstm_jax import launch, run_files, sweep, tables
+from bilstm_jax import run_files, sweep, sweep_rows, tables
 
 ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,7 +32,7 @@ def _fabricate(tmp_path):
     i = seen.setdefault(key, 0)
     seen[key] += 1
     if key == ("sum", 1) and i == 1:  # a failed run: exit code, no results
-      launch.record_exit(run.workdir, 1)
+      sweep_rows.record_exit(run.workdir, 1)
       values[key] = values[key][:1]
       continue
     if i < len(values[key]):
@@ -43,7 +43,7 @@ def _fabricate(tmp_path):
 
 def test_aggregate_mean_std_n(tmp_path):
   runs = _fabricate(tmp_path)
-  frame = tables.collect(runs, TABLE, launch.run_status)
+  frame = tables.collect(runs, TABLE, sweep_rows.run_status)
   cells = tables.aggregate(frame, TABLE).set_index(["model.merge", "model.num_layers"])
   assert cells.loc[("concat", "1"), "mean"] == pytest.approx(0.91)
   assert cells.loc[("concat", "1"), "std"] == pytest.approx(0.0141421, abs=1e-6)  # ddof=1
@@ -55,7 +55,7 @@ def test_aggregate_mean_std_n(tmp_path):
 def test_markdown_latex_png(tmp_path):
   runs = _fabricate(tmp_path)
   paths, markdown, _ = tables.write_tables("t", TABLE, runs, str(tmp_path / "tables"),
-                                        status=launch.run_status)
+                                        status=sweep_rows.run_status)
   assert [os.path.basename(p) for p in paths] == ["t.md", "t.tex", "t.png"]
   assert all(os.path.getsize(p) > 0 for p in paths)
   lines = markdown.splitlines()

@@ -1,0 +1,42 @@
+"""The two sentence-classification sweeps every such task gets (trec*.py and sst2*.py use them).
+
+Not a sweep file itself (the leading underscore): the sweep files beside it import it.
+"""
+
+from bilstm_jax import MERGE_MODES, sweep
+
+# Merge mode x depth. cpu: 30 runs, ~30-40 min on 2 CPU cores; paper: wider and deeper.
+MERGE_GRIDS = {
+    "cpu": {"layers": [1, 2], "units": [128], "seeds": 3},
+    "paper": {"layers": [1, 2, 3], "units": [128, 256], "seeds": 3},
+}
+POOLINGS = ["final", "mean", "max"]
+# Pooling at the config's merge mode: cpu at its depth (9 runs); paper at depths 1 and 2.
+POOLING_GRIDS = {"cpu": {"layers": None}, "paper": {"layers": [1, 2]}}
+
+
+def merge_by_depth(config: str, task: str, grid: str) -> sweep.Sweep:
+  """Rows merge mode x depth (x units), seeds innermost; one column per (units, depth)."""
+  g = sweep.pick_grid(MERGE_GRIDS, grid)
+  return sweep.Sweep(
+      config=config,
+      rows=sweep.product(("model.units", g["units"]), ("model.merge", list(MERGE_MODES)),
+                         ("model.num_layers", g["layers"]), sweep.seeds(g["seeds"])),
+      table=sweep.Table(metric="test/accuracy", rows=("model.merge",),
+                        cols=("model.units", "model.num_layers"),
+                        title=f"{task} ({grid} grid): test accuracy"),
+  )
+
+
+def by_pooling(config: str, task: str, grid: str) -> sweep.Sweep:
+  """Rows final-state / mean / max pooling of the Bi-LSTM outputs, 3 seeds."""
+  layers = sweep.pick_grid(POOLING_GRIDS, grid)["layers"]
+  depth = [("model.num_layers", layers)] if layers else []
+  return sweep.Sweep(
+      config=config,
+      rows=sweep.product(*depth, ("model.pooling", POOLINGS), sweep.seeds(3)),
+      table=sweep.Table(metric="test/accuracy", rows=("model.pooling",),
+                        cols=("model.num_layers",) if layers else (),
+                        title=f"{task}: test accuracy by pooling"
+                              + ("" if grid == "cpu" else f" ({grid} grid)")),
+  )
