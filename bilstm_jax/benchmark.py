@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bilstm_jax import bench_systems as systems_lib
-from bilstm_jax import config_loading
+from bilstm_jax import config_loading, host_memory
 from bilstm_jax.bench_systems import Shape
 from bilstm_jax.config_loading import ConfigError
 
@@ -268,6 +268,10 @@ def parse_args(argv=None) -> argparse.Namespace:
   parser.add_argument("--quick", action="store_true",
                       help="tiny shape, 1 warm-up, 3 rounds, 512^2 matmul (CI smoke)")
   parser.add_argument("--out", default=None, help="write the results JSON here")
+  parser.add_argument("--malloc", choices=("retain", "default"), default="retain",
+                      help="retain (as bilstm-train): glibc keeps freed memory for reuse, so "
+                      "XLA's and PyTorch's per-step temps stop page-faulting (host_memory.py); "
+                      "applies to every system in this process alike")
   parser.add_argument("--pipeline", action="append", default=[], metavar='"CONFIG KEY=V ..."',
                       help="instead of the shapes: time the trainer fed by this task's input "
                       "pipeline against the same batches preloaded (repeatable); a config "
@@ -323,7 +327,9 @@ def bench_pipelines(args: argparse.Namespace, report: dict) -> None:
 def bench(args: argparse.Namespace, extra_builders: dict | None = None) -> dict:
   """Runs every requested shape; prints the tables; writes args.out. Raises MismatchError."""
   report = {"machine": machine_info(), "git": _git_sha(), "argv": sys.argv,
-            "load_avg_start": os.getloadavg(), "runs": [], "pipelines": []}
+            "load_avg_start": os.getloadavg(), "runs": [], "pipelines": [],
+            "malloc": {"requested": args.malloc,
+                       "applied": bool(getattr(args, "malloc_applied", False))}}
   if args.pipeline:
     bench_pipelines(args, report)
   overrides = {k: getattr(args, k) for k in ("batch", "steps", "features", "units", "layers",
@@ -347,6 +353,8 @@ def bench(args: argparse.Namespace, extra_builders: dict | None = None) -> dict:
 
 def main(argv=None) -> int:
   args = parse_args(argv)
+  # Before the first JAX computation (host_memory.py says why).
+  args.malloc_applied = args.malloc == "retain" and host_memory.retain_freed_memory()
   try:
     bench(args)
   except MismatchError as err:

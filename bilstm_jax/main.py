@@ -6,7 +6,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from bilstm_jax import config_loading, preemption
+from bilstm_jax import config_loading, host_memory, preemption
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Task config file, e.g. configs/synthetic.py[:smoke]", lock_config=True)
@@ -37,6 +37,10 @@ def main(argv):
 
 
 def run():
+  # First, before anything starts JAX's thread pool: XLA's per-call temp buffers then reuse
+  # freed heap pages instead of page-faulting fresh ones every step (host_memory.py).
+  if os.environ.get("BILSTM_JAX_MALLOC", "retain") != "default":
+    host_memory.retain_freed_memory()
   # Config files import `configs.common`; make the checkout root importable when the
   # command runs from it (console scripts do not put the cwd on sys.path).
   sys.path.insert(0, os.getcwd())

@@ -38,6 +38,7 @@ def _check_report(report, tmp_path, rows, capsys):
   written = json.loads((tmp_path / "bench.json").read_text())
   assert written["runs"][0]["median_ms"] == run["median_ms"]
   assert written["machine"]["cpu_count"] >= 1 and written["machine"]["versions"]["jax"]
+  assert written["malloc"] == {"requested": "retain", "applied": False}  # bench() alone: as is
 
 
 def test_quick_bench_checks_then_times_jax_systems(tmp_path, capsys):
@@ -80,7 +81,8 @@ def test_wrong_system_fails_before_timing(tmp_path, monkeypatch, capsys, wrong):
     raise AssertionError("timed although the check failed")
   monkeypatch.setattr(benchmark, "time_round_robin", no_timing)
   monkeypatch.setitem(bench_systems.BUILDERS, "flax_optimized", wrong)
-  argv = ["--quick", "--systems", "ours,flax_optimized", "--out", str(tmp_path / "b.json")]
+  argv = ["--quick", "--systems", "ours,flax_optimized", "--out", str(tmp_path / "b.json"),
+          "--malloc", "default"]  # leave this test process's malloc as it is
   assert benchmark.main(argv) == 1
   assert "systems disagree with bilstm_jax" in capsys.readouterr().err
   assert not (tmp_path / "b.json").exists()

@@ -42,5 +42,5 @@ def test_parse_override_types_values_like_their_fields():
 
 
 def test_pipeline_bench_bad_override_is_one_error(capsys):
-  assert benchmark.main(["--pipeline", f"{CONFIG} model.unitz=3"]) == 2
+  assert benchmark.main(["--pipeline", f"{CONFIG} model.unitz=3", "--malloc", "default"]) == 2
   assert "model.unitz" in capsys.readouterr().err
