@@ -11,6 +11,7 @@ import sys
 
 from bilstm_jax.config_loading import ConfigError
 
+CONFIG_FILE = "config.json"
 RESULTS_FILE = "results.json"
 
 # Keys that may change between launches of the same run without changing its result.
@@ -43,21 +44,28 @@ def atomic_write_json(path: str, obj) -> None:
   os.replace(tmp, path)
 
 
+def config_changes(workdir: str, config) -> list[str]:
+  """'key: saved -> current' for each setting that differs from the run saved in workdir
+  (settings that may change on a relaunch excepted); [] when workdir holds no config.json."""
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    saved = json.load(f)
+  current = flat_config(config)
+  return [f"{k}: {saved.get(k)!r} -> {current.get(k)!r}"
+          for k in sorted(set(saved) | set(current))
+          if saved.get(k) != current.get(k) and not k.startswith(_RELAUNCH_SAFE_PREFIXES)]
+
+
 def write_or_check_config(workdir: str, config) -> None:
   """Writes config.json, or checks a relaunch uses the same config as the run in workdir."""
-  path = os.path.join(workdir, "config.json")
-  current = flat_config(config)
-  if os.path.exists(path):
-    with open(path) as f:
-      saved = json.load(f)
-    changed = sorted(k for k in set(saved) | set(current)
-                     if saved.get(k) != current.get(k)
-                     and not k.startswith(_RELAUNCH_SAFE_PREFIXES))
-    if changed:
-      details = "; ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in changed)
-      raise ConfigError(f"{path} holds a run with a different config ({details}); use a new "
-                       "--workdir, or the original config to resume it")
-  atomic_write_json(path, current)
+  path = os.path.join(workdir, CONFIG_FILE)
+  changes = config_changes(workdir, config)
+  if changes:
+    raise ConfigError(f"{path} holds a run with a different config ({'; '.join(changes)}); use "
+                      "a new --workdir, or the original config to resume it")
+  atomic_write_json(path, flat_config(config))
 
 
 def read_results(workdir: str) -> dict | None:

@@ -252,18 +252,26 @@ class Run:
 
 
 def expand(sweep: Sweep, name: str, sweep_dir: str = "runs", check: bool = True) -> list[Run]:
-  """The sweep's runs in order; with check=True every row's config is built once."""
+  """The sweep's runs in order. With check=True every row's config is built once and must
+  match the config of any run already in its directory."""
   names = run_names(sweep.rows)
   keys = varied_keys(sweep.rows)
   root = os.path.join(sweep_dir, name)
   runs = []
   for i, (row, run_name) in enumerate(zip(sweep.rows, names)):
-    if check:
-      build_config(sweep.config, row, where=f"sweep {name!r} row {i} ({run_name})")
     workdir = os.path.join(root, run_name)
     # Defence in depth: sanitize() already guarantees a single path component.
     if os.path.dirname(os.path.abspath(workdir)) != os.path.abspath(root):
       raise ValueError(f"run name {run_name!r} escapes {root}")
+    if check:
+      where = f"sweep {name!r} row {i} ({run_name})"
+      changes = run_files.config_changes(workdir, build_config(sweep.config, row, where=where))
+      if changes:
+        # A finished run there would be skipped and tabled as this row: the same sweep file
+        # with another --set data.source_dir (another corpus) must not reuse its results.
+        raise ConfigError(f"{where}: {workdir} holds a run with a different config "
+                          f"({'; '.join(changes)}); give this sweep its own --sweep-dir, or "
+                          "remove that run directory")
     runs.append(Run(i, run_name, sweep.config, _jsonable(row), workdir, run_tags(row, keys)))
   return runs
 

@@ -268,9 +268,9 @@ def test_local_backend_skips_finished_and_locked_reports_failed(tmp_path):
   runs_dir = str(tmp_path / "runs")
   runs = sweep.expand(sweep_files.load(path)[1], "toy", runs_dir)
   run_files.write_results(_mkdir(runs[0].workdir), {"test/accuracy": 0.5})
-  # A workdir holding another config makes the trainer refuse to start: a failed row.
-  with open(os.path.join(_mkdir(runs[2].workdir), "config.json"), "w") as f:
-    json.dump({"model.units": 999}, f)
+  # A file where the trainer keeps its checkpoint folder makes it fail: a failed row.
+  with open(os.path.join(_mkdir(runs[2].workdir), "checkpoints"), "w") as f:
+    f.write("not a folder\n")
   fd = sweep_rows.try_lock(runs[3].workdir)
   try:
     result = subprocess.run(
@@ -288,6 +288,27 @@ def test_local_backend_skips_finished_and_locked_reports_failed(tmp_path):
   assert f"merge=mul: FAILED (exit 1); log: {runs[2].workdir}/train.log" in out
   assert "merge=ave: skipped: running in another launcher" in out
   assert run_files.read_results(runs[1].workdir)["final_step"] == 4
-  assert "different config" in open(os.path.join(runs[2].workdir, "train.log")).read()
+  assert "checkpoints" in open(os.path.join(runs[2].workdir, "train.log")).read()
   with open(os.path.join(runs_dir, "toy", sweep.MANIFEST)) as f:
     assert [json.loads(line)["run_name"] for line in f] == [r.run_name for r in runs]
+
+
+def test_a_run_directory_from_another_config_is_refused_not_reused(tmp_path, capsys):
+  # The same sweep file with another --set (another corpus, say) must not take over the
+  # finished runs of the first: they would be skipped and tabled as its rows.
+  path = _write_sweep(tmp_path, 'sweep.product(("model.units", [8]), sweep.seeds(1))')
+  runs_dir = str(tmp_path / "runs")
+  (run,) = sweep.expand(sweep.with_settings(sweep_files.load(path)[1], {"data.max_len": 9}),
+                        "toy", runs_dir)
+  config = sweep.build_config(run.config, run.overrides)
+  os.makedirs(run.workdir)
+  run_files.write_or_check_config(run.workdir, config)
+  run_files.write_results(run.workdir, {"test/accuracy": 0.5})
+  argv = ["--sweep-dir", runs_dir, "--set", "data.max_len=12"]
+  assert launch.main(["run", path, "--dry-run", *argv]) == 2
+  assert launch.main(["table", path, "--tables-dir", str(tmp_path / "t"), *argv]) == 2
+  err = capsys.readouterr().err
+  assert "holds a run with a different config (data.max_len: 9 -> 12)" in err
+  assert "own --sweep-dir" in err
+  assert launch.main(["run", path, "--dry-run", "--sweep-dir", runs_dir, "--set",
+                      "data.max_len=9"]) == 0
