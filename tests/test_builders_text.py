@@ -205,9 +205,9 @@ def test_parallel_workers_write_one_copy_and_the_waiter_reads_it(tmp_path):
   write(tmp_path / "src" / "train", "1 a one\n0 a two\n")
   write(tmp_path / "src" / "test", "0 a three\n")
   cache = str(tmp_path / "tfds")
-  writer, waiter = (_folder_builder(tmp_path / "src", cache) for _ in range(2))
+  writer, waiter, late = (_folder_builder(tmp_path / "src", cache) for _ in range(3))
   assert not writer.is_prepared() and not waiter.is_prepared()
-  release, errors = threading.Event(), []
+  holding, release, errors = threading.Event(), threading.Event(), []
 
   def catching(work):
     def run():
@@ -220,11 +220,13 @@ def test_parallel_workers_write_one_copy_and_the_waiter_reads_it(tmp_path):
   def write_slowly():
     with prepare_lock.preparing(writer) as must_write:
       assert must_write
+      holding.set()
       release.wait(30)
       writer.download_and_prepare()
 
   first, second = catching(write_slowly), catching(lambda: builders.prepare(waiter))
   first.start()
+  assert holding.wait(30)  # the writer holds the lock before the second worker arrives
   second.start()
   second.join(1.0)
   assert second.is_alive(), "the second worker did not wait for the first"
@@ -232,5 +234,6 @@ def test_parallel_workers_write_one_copy_and_the_waiter_reads_it(tmp_path):
   first.join(60)
   second.join(60)
   assert errors == []
-  inputs = [builders.decode(ex["text"]) for ex in builders.read_split(waiter, "train")]
-  assert inputs == ["a one", "a two"]
+  for builder in (waiter, builders.prepare(late)):  # late: opened before, prepared after
+    inputs = [builders.decode(ex["text"]) for ex in builders.read_split(builder, "train")]
+    assert inputs == ["a one", "a two"]

@@ -132,9 +132,12 @@ class LocalSplitsMixin:
 def prepare(builder: tfds.core.DatasetBuilder) -> tfds.core.DatasetBuilder:
   """Writes the prepared copy once; later runs (and other processes) just read it.
 
-  Always through the lock (the cache is ours, so writable): a builder constructed before another
-  worker finished writing must still read that worker's split info.
+  A builder constructed after the copy was written has read its split info already; one
+  constructed before (another worker finished writing since) goes through the lock, which
+  reads it. So a prepared copy in a read-only folder is never locked.
   """
+  if builder.is_prepared() and builder.info.splits:
+    return builder
   with prepare_lock.preparing(builder) as must_write:
     if must_write:
       try:
