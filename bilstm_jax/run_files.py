@@ -44,17 +44,23 @@ def atomic_write_json(path: str, obj) -> None:
   os.replace(tmp, path)
 
 
-def config_changes(workdir: str, config) -> list[str]:
+def config_changes(workdir: str, config, defaults: dict | None = None) -> list[str]:
   """'key: saved -> current' for each setting that differs from the run saved in workdir
-  (settings that may change on a relaunch excepted); [] when workdir holds no config.json."""
+  (settings that may change on a relaunch excepted); [] when workdir holds no config.json.
+
+  defaults: a flat config of unchanged defaults. A key the saved run lacks but that sits at
+  its default here was added to the code after the run was made, so it is not a change.
+  """
   path = os.path.join(workdir, CONFIG_FILE)
   if not os.path.exists(path):
     return []
   with open(path) as f:
     saved = json.load(f)
   current = flat_config(config)
+  added_since = {k for k in set(current) - set(saved)
+                 if defaults is not None and k in defaults and current[k] == defaults[k]}
   return [f"{k}: {saved.get(k)!r} -> {current.get(k)!r}"
-          for k in sorted(set(saved) | set(current))
+          for k in sorted((set(saved) | set(current)) - added_since)
           if saved.get(k) != current.get(k) and not k.startswith(_RELAUNCH_SAFE_PREFIXES)]
 
 

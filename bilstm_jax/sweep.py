@@ -258,6 +258,7 @@ def expand(sweep: Sweep, name: str, sweep_dir: str = "runs", check: bool = True)
   keys = varied_keys(sweep.rows)
   root = os.path.join(sweep_dir, name)
   runs = []
+  defaults = run_files.flat_config(config_loading.load_config(sweep.config)) if check else None
   for i, (row, run_name) in enumerate(zip(sweep.rows, names)):
     workdir = os.path.join(root, run_name)
     # Defence in depth: sanitize() already guarantees a single path component.
@@ -265,7 +266,8 @@ def expand(sweep: Sweep, name: str, sweep_dir: str = "runs", check: bool = True)
       raise ValueError(f"run name {run_name!r} escapes {root}")
     if check:
       where = f"sweep {name!r} row {i} ({run_name})"
-      changes = run_files.config_changes(workdir, build_config(sweep.config, row, where=where))
+      changes = run_files.config_changes(workdir, build_config(sweep.config, row, where=where),
+                                         defaults)
       if changes:
         # A finished run there would be skipped and tabled as this row: the same sweep file
         # with another --set data.source_dir (another corpus) must not reuse its results.

@@ -312,3 +312,13 @@ def test_a_run_directory_from_another_config_is_refused_not_reused(tmp_path, cap
   assert "own --sweep-dir" in err
   assert launch.main(["run", path, "--dry-run", "--sweep-dir", runs_dir, "--set",
                       "data.max_len=9"]) == 0
+  # A key added to the code after the run was made: at its default it is no change, set to
+  # something else it is one.
+  saved = json.load(open(os.path.join(run.workdir, "config.json")))
+  del saved["data.word_dropout"]
+  json.dump(saved, open(os.path.join(run.workdir, "config.json"), "w"))
+  assert launch.main(["run", path, "--dry-run", "--sweep-dir", runs_dir, "--set",
+                      "data.max_len=9"]) == 0
+  assert launch.main(["run", path, "--dry-run", "--sweep-dir", runs_dir, "--set",
+                      "data.max_len=9", "--set", "data.word_dropout=0.5"]) == 2
+  assert "(data.word_dropout: None -> 0.5)" in capsys.readouterr().err
