@@ -40,6 +40,7 @@ def collect(runs: list[sweep_lib.Run], table: sweep_lib.Table,
   records = []
   for run in runs:
     results = run_files.read_results(run.workdir)
+    saved = results or {}
     path = os.path.join(run.workdir, run_files.RESULTS_FILE)
     state = status(run)
     value = math.nan
@@ -53,10 +54,10 @@ def collect(runs: list[sweep_lib.Run], table: sweep_lib.Table,
         "index": run.index, "run_name": run.run_name, "workdir": run.workdir,
         "seed": run.overrides.get(sweep_lib.SEED_KEY), "status": state, "value": value,
         **{key: _label(run, key) for key in table.rows + table.cols},
-        "wall_time_s": (results or {}).get("wall_time_s"),
+        "wall_time_s": saved.get("wall_time_s"),
         "finished_at": os.path.getmtime(path) if results is not None else None,
-        "git_commit": (results or {}).get("git_commit"),
-        "machine": (results or {}).get("machine")})
+        "git_commit": saved.get("git_commit"),
+        "machine": saved.get("machine")})
   return pd.DataFrame.from_records(records)
 
 
@@ -188,12 +189,10 @@ def to_latex(name: str, frame: pd.DataFrame, cells: pd.DataFrame, table: sweep_l
   return "\n".join(lines) + "\n"
 
 
-def plot(name: str, frame: pd.DataFrame, cells: pd.DataFrame, table: sweep_lib.Table,
-         path: str) -> None:
+def plot(name: str, cells: pd.DataFrame, table: sweep_lib.Table, path: str) -> None:
   """Metric vs units (one line per other key combination) when units takes several values;
   otherwise one point per table row, one series per column. Error bars: std over seeds. The
   y axis spans the data (not 0), so differences of a point stay visible."""
-  del frame  # the cells carry everything plotted
   fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
   keys = list(table.rows + table.cols)
   done = cells[cells["n"] > 0]
@@ -255,7 +254,7 @@ def write_tables(name: str, table: sweep_lib.Table, runs: list[sweep_lib.Run], t
     f.write(markdown)
   with open(base + ".tex", "w") as f:
     f.write(to_latex(name, frame, cells, table))
-  plot(name, frame, cells, table, base + ".png")
+  plot(name, cells, table, base + ".png")
   paths = [base + ".md", base + ".tex", base + ".png"]
   if commands is not None:
     paths += table_provenance.write_provenance(base, name, frame, runs, commands)
