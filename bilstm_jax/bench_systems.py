@@ -229,13 +229,23 @@ def build_flax(problem: Problem, cell: str = "optimized") -> System:
 # --- PyTorch ------------------------------------------------------------------------------------
 
 
+def torch_device() -> str:
+  """'cuda' when JAX runs on a GPU and PyTorch sees one too (the systems then share it)."""
+  import torch  # pylint: disable=import-outside-toplevel
+  return "cuda" if jax.default_backend() == "gpu" and torch.cuda.is_available() else "cpu"
+
+
 def build_torch(problem: Problem, threads: int | None = None) -> System:
   """nn.LSTM(bidirectional, batch_first) over packed sequences + nn.Linear; torch.optim.Adam.
 
-  `threads` (default: every core) goes to torch.set_num_threads, which is process-wide.
+  `threads` (default: every core) goes to torch.set_num_threads, which is process-wide. On a
+  GPU (see torch_device) the module and batch live there, nn.LSTM runs cuDNN, and each timed
+  step ends with torch.cuda.synchronize().
   """
   import torch  # pylint: disable=import-outside-toplevel
   torch.set_num_threads(threads or os.cpu_count() or 1)
+  device = torch_device()
+  sync = torch.cuda.synchronize if device == "cuda" else lambda: None
   shape = problem.shape
   module = torch.nn.LSTM(shape.features, shape.units, num_layers=shape.layers,
                          bidirectional=True, batch_first=True)
@@ -245,10 +255,13 @@ def build_torch(problem: Problem, threads: int | None = None) -> System:
   with torch.no_grad():
     head.weight.copy_(torch.from_numpy(problem.head["w"].T))
     head.bias.copy_(torch.from_numpy(problem.head["b"]))
+  module, head = module.to(device), head.to(device)
   params = list(module.parameters()) + list(head.parameters())
   optimizer = torch.optim.Adam(params, lr=problem.learning_rate)
-  x, labels = torch.from_numpy(problem.x), torch.from_numpy(problem.labels).long()
-  lengths, mask = torch.from_numpy(problem.lengths).long(), torch.from_numpy(problem.mask)
+  x, labels = torch.from_numpy(problem.x).to(device), torch.from_numpy(problem.labels).long()
+  labels, mask = labels.to(device), torch.from_numpy(problem.mask).to(device)
+  lengths = torch.from_numpy(problem.lengths).long()  # packing reads lengths on the CPU
+  host = lambda t: t.detach().cpu().numpy()
 
   def encode():
     packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True,
@@ -267,29 +280,31 @@ def build_torch(problem: Problem, threads: int | None = None) -> System:
     optimizer.zero_grad(set_to_none=True)
     loss_fn().backward()
     optimizer.step()
+    sync()
 
   def infer_step():
     with torch.inference_mode():
       head(encode())
+    sync()
 
   def outputs():
     with torch.no_grad():
-      return encode().numpy()
+      return host(encode())
 
   def loss_and_grads():
     optimizer.zero_grad(set_to_none=True)
     loss = loss_fn()
     loss.backward()
-    grads = {k: p.grad.numpy().copy() for k, p in module.named_parameters()}
+    grads = {k: host(p.grad).copy() for k, p in module.named_parameters()}
     for k in grads:  # d/d(bias_ih) == d/d(bias_hh) == d/d(our b): count it once
       if k.startswith("bias_hh"):
         grads[k] = np.zeros_like(grads[k])
-    head_grads = {"w": head.weight.grad.numpy().T.copy(), "b": head.bias.grad.numpy().copy()}
+    head_grads = {"w": host(head.weight.grad).T.copy(), "b": host(head.bias.grad).copy()}
     optimizer.zero_grad(set_to_none=True)
     return float(loss.detach()), {"lstm": interop.from_torch(grads), "head": head_grads}
 
-  how = (f"eager, torch.set_num_threads({torch.get_num_threads()}); pack_padded_sequence in "
-         "the step; torch.optim.Adam")
+  how = (f"eager on {device}, torch.set_num_threads({torch.get_num_threads()}); "
+         "pack_padded_sequence in the step; torch.optim.Adam")
   return System("torch nn.LSTM", outputs, loss_and_grads, train_step, infer_step, how)
 
 

@@ -19,6 +19,7 @@ the best rate of a jitted float32 NxN matmul.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import gc
@@ -60,8 +61,32 @@ def _max_diff(a, b) -> float:
   return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)), initial=0))
 
 
+@contextlib.contextmanager
+def full_float32():
+  """Float32 matmuls without TF32 in JAX and (when imported) PyTorch; a no-op on CPU.
+
+  The check runs under it so that a GPU's default TF32 matmuls (JAX, cuDNN) do not blur a real
+  mismatch into rounding; the timing runs with each framework's default unless
+  --matmul-precision highest."""
+  torch = sys.modules.get("torch")
+  saved = torch and (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+  if torch:
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+  try:
+    with jax.default_matmul_precision("highest"):
+      yield
+  finally:
+    if torch:
+      torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
 def check_systems(systems: list[systems_lib.System], mask: np.ndarray) -> dict:
   """Compares every system with the first (bilstm_jax); raises MismatchError listing all diffs."""
+  with full_float32():
+    return _check_systems(systems, mask)
+
+
+def _check_systems(systems: list[systems_lib.System], mask: np.ndarray) -> dict:
   valid = mask[:, :, None]
   ref = systems[0]
   ref_out = ref.outputs() * valid
@@ -141,15 +166,19 @@ def run_shape(shape: Shape, args, extra_builders: dict | None = None) -> dict:
   check = check_systems(systems, problem.mask)
   print(f"check passed for {len(systems)} systems (outputs, loss, gradients vs bilstm_jax)",
         flush=True)
-  rate, matmul_seconds = matmul_rate(args.matmul_size, args.matmul_repeats)
+  precision = lambda: (full_float32() if args.matmul_precision == "highest"
+                       else contextlib.nullcontext())
+  with precision():
+    rate, matmul_seconds = matmul_rate(args.matmul_size, args.matmul_repeats)
   tokens = int(problem.lengths.sum())
   flops = systems_lib.step_flops(shape, tokens)
   times = {}
-  for mode in args.modes:
-    steps = {s.name: getattr(s, f"{mode}_step") for s in systems}
-    times[mode] = time_round_robin(steps, args.warmup, args.repeats)
-    print(f"timed {mode}", flush=True)
-  rate_after, seconds_after = matmul_rate(args.matmul_size, args.matmul_repeats)
+  with precision():
+    for mode in args.modes:
+      steps = {s.name: getattr(s, f"{mode}_step") for s in systems}
+      times[mode] = time_round_robin(steps, args.warmup, args.repeats)
+      print(f"timed {mode}", flush=True)
+    rate_after, seconds_after = matmul_rate(args.matmul_size, args.matmul_repeats)
   rate = max(rate, rate_after)
   return {
       "shape": dataclasses.asdict(shape), "lengths": args.lengths, "tokens": tokens,
@@ -158,7 +187,7 @@ def run_shape(shape: Shape, args, extra_builders: dict | None = None) -> dict:
                  "seconds": matmul_seconds + seconds_after},
       "floor_ms": {mode: 1e3 * flops[mode] / rate for mode in MODES},
       "check": check, "how": {s.name: s.how for s in systems},
-      "warmup": args.warmup, "repeats": args.repeats,
+      "warmup": args.warmup, "repeats": args.repeats, "matmul_precision": args.matmul_precision,
       "times_ms": {mode: {name: [1e3 * t for t in ts] for name, ts in by_name.items()}
                    for mode, by_name in times.items()},
       "median_ms": {mode: {name: 1e3 * statistics.median(ts) for name, ts in by_name.items()}
@@ -226,6 +255,7 @@ def machine_info() -> dict:
   return {"cpu_model": cpu, "cpu_count": os.cpu_count(),
           "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
           "platform": platform.platform(), "jax_devices": [str(d) for d in jax.devices()],
+          "device_kind": jax.devices()[0].device_kind,
           "versions": versions}
 
 
@@ -263,6 +293,10 @@ def parse_args(argv=None) -> argparse.Namespace:
   parser.add_argument("--repeats", type=int, default=15, help="round-robin rounds")
   parser.add_argument("--warmup", type=int, default=2, help="untimed steps per system")
   parser.add_argument("--matmul-size", type=int, default=2048)
+  parser.add_argument("--matmul-precision", choices=("default", "highest"), default="default",
+                      help="timing (and floor) precision: each framework's default (on GPUs "
+                      "TF32 for JAX matmuls and cuDNN), or full float32 everywhere; the "
+                      "check always runs in full float32")
   parser.add_argument("--matmul-repeats", type=int, default=8)
   parser.add_argument("--seed", type=int, default=0)
   parser.add_argument("--quick", action="store_true",
@@ -340,15 +374,22 @@ def bench(args: argparse.Namespace, extra_builders: dict | None = None) -> dict:
     result = {"name": shape_name, **run_shape(shape, args, extra_builders)}
     report["runs"].append(result)
     print("\n" + format_table(result), flush=True)
+    _write(report, args.out)  # each finished shape survives a later one's timeout
   report["load_avg_end"] = os.getloadavg()
   print(f"\nload average (1/5/15 min) at start {report['load_avg_start']}, at end "
         f"{report['load_avg_end']}; {report['machine']['cpu_model']}, "
         f"{report['machine']['cpu_count']} cores", flush=True)
+  _write(report, args.out)
   if args.out:
-    with open(args.out, "w", encoding="utf-8") as f:
-      json.dump(report, f, indent=1)
     print(f"wrote {args.out}")
   return report
+
+
+def _write(report: dict, path: str | None) -> None:
+  if path:
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+      json.dump(report, f, indent=1)
+    os.replace(path + ".tmp", path)
 
 
 def main(argv=None) -> int:

@@ -39,6 +39,7 @@ def _check_report(report, tmp_path, rows, capsys):
   assert written["runs"][0]["median_ms"] == run["median_ms"]
   assert written["machine"]["cpu_count"] >= 1 and written["machine"]["versions"]["jax"]
   assert written["malloc"] == {"requested": "retain", "applied": False}  # bench() alone: as is
+  assert written["machine"]["device_kind"] and run["matmul_precision"] == "default"
 
 
 def test_quick_bench_checks_then_times_jax_systems(tmp_path, capsys):
@@ -103,3 +104,19 @@ def test_parse_ours_rejects_unknown_options():
   for bad in ("unrol=2", "scan_impl=fast", "unroll"):
     with pytest.raises(ValueError):
       bench_systems.parse_ours(bad)
+
+
+def test_check_runs_in_full_float32_and_restores_the_defaults():
+  """On GPUs JAX and cuDNN default to TF32 matmuls; the check must not (a blurred mismatch)."""
+  torch = pytest.importorskip("torch") if bench_systems.is_available("torch") else None
+  before = jax.config.jax_default_matmul_precision
+  flags = torch and (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+  with benchmark.full_float32():
+    assert jax.config.jax_default_matmul_precision == "highest"
+    if torch:
+      assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+  assert jax.config.jax_default_matmul_precision == before
+  if torch:
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == flags
+    assert bench_systems.torch_device() == ("cuda" if jax.default_backend() == "gpu"
+                                            and torch.cuda.is_available() else "cpu")
