@@ -102,6 +102,15 @@ def machine() -> dict:
           "python": platform.python_version()}
 
 
+SLURM_IDS = ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_RESTART_COUNT",
+             "SLURM_JOB_NODELIST")
+
+
+def slurm_ids() -> dict:
+  """The SLURM job, array task, restart count and node of this process (empty outside SLURM)."""
+  return {k: os.environ[k] for k in SLURM_IDS if k in os.environ}
+
+
 def provenance() -> dict:
   """Git commit of the code, the command line and SLURM ids, for results.json and W&B."""
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -110,11 +119,7 @@ def provenance() -> dict:
                             text=True, timeout=10, check=True).stdout.strip()
   except (OSError, subprocess.SubprocessError):
     commit = "unknown"
-  slurm = {k: v for k, v in os.environ.items()
-           if k in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID",
-                    "SLURM_RESTART_COUNT", "SLURM_JOB_NODELIST")}
   # As the user would type it: `python -m bilstm_jax.main` (what sweeps run) has the module's
   # path in argv[0].
   return {"git_commit": commit, "command": shlex.join(["bilstm-train", *sys.argv[1:]]),
-          "slurm": slurm,
-          "machine": machine()}
+          "slurm": slurm_ids(), "machine": machine()}

@@ -56,11 +56,10 @@ def is_locked(workdir: str) -> bool:
 
 def record_exit(workdir: str, returncode: int) -> None:
   """workdir/exit_status.json: the last attempt's exit code, so a failed row can be listed."""
-  slurm = {k: os.environ[k] for k in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID",
-                                      "SLURM_RESTART_COUNT") if k in os.environ}
   os.makedirs(workdir, exist_ok=True)
   run_files.atomic_write_json(os.path.join(workdir, EXIT_FILE), {
-      "returncode": returncode, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "slurm": slurm})
+      "returncode": returncode, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+      "slurm": run_files.slurm_ids()})
 
 
 def read_exit(workdir: str) -> int | None:
