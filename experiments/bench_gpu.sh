@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The README's GPU rows: every bench shape in its own process, each under its own time limit,
+# so a shape that runs long costs only itself (a lent GPU is counted by the second).
+#   bash experiments/bench_gpu.sh OUT_DIR [SECONDS_PER_SHAPE]    (default 150)
+# Writes OUT_DIR/gpu_<shape>.json (written as soon as the shape is timed) and gpu_<shape>.log.
+# Needs jax with a CUDA plugin, flax, optax, ml_collections; adds PyTorch (cuDNN) and Keras rows
+# where they import. Cheapest shapes first; Keras only at the default shape (its compile is
+# the slowest).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${1:?usage: bench_gpu.sh OUT_DIR [SECONDS_PER_SHAPE]}
+limit=${2:-150}
+mkdir -p "$out"
+export PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false KERAS_BACKEND=jax
+python=${PYTHON:-python3}
+peers=ours,flax_optimized
+"$python" -c "import torch" 2>/dev/null && peers+=,torch
+status=0
+for shape in small default deep long; do
+  systems=$peers
+  if [ "$shape" = default ] && "$python" -c "import keras" 2>/dev/null; then
+    systems+=,keras
+  fi
+  timeout "$limit" "$python" experiments/bench.py --shape "$shape" --systems "$systems" \
+      --matmul-size ${MATMUL_SIZE:-8192} --repeats ${REPEATS:-30} --warmup 3 --out "$out/gpu_$shape.json" \
+      >"$out/gpu_$shape.log" 2>&1
+  rc=$?
+  echo "== $shape: exit $rc"
+  grep -A8 "^| system | train" "$out/gpu_$shape.log" | head -9 || tail -5 "$out/gpu_$shape.log"
+  [ $rc -eq 0 ] || status=1
+done
+exit $status
