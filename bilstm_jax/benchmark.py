@@ -23,13 +23,10 @@ import contextlib
 import dataclasses
 import functools
 import gc
-import importlib.metadata
 import json
 import os
-import platform
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 
@@ -39,6 +36,7 @@ import numpy as np
 
 from bilstm_jax import bench_systems as systems_lib
 from bilstm_jax import config_loading, host_memory
+from bilstm_jax.bench_report import format_table, git_sha, machine_info
 from bilstm_jax.bench_systems import Shape
 from bilstm_jax.config_loading import ConfigError
 
@@ -50,7 +48,6 @@ SHAPES = {
     "quick": Shape(batch=4, steps=8, features=8, units=16, classes=5),
 }
 MODES = ("train", "infer")
-VERSIONED = ("jax", "jaxlib", "flax", "optax", "numpy", "torch", "keras")
 
 
 class MismatchError(RuntimeError):
@@ -195,80 +192,6 @@ def run_shape(shape: Shape, args, extra_builders: dict | None = None) -> dict:
   }
 
 
-def _fmt(ms: float) -> str:
-  return f"{ms:.0f}" if ms >= 100 else f"{ms:.1f}" if ms >= 10 else f"{ms:.2g}" if ms < 0.1 \
-      else f"{ms:.2f}"
-
-
-def format_table(result: dict) -> str:
-  """Markdown: one row per system, median ms and ratios to bilstm_jax and to the floor."""
-  shape = result["shape"]
-  lines = [f"B={shape['batch']} T={shape['steps']} D={shape['features']} H={shape['units']} "
-           f"layers={shape['layers']} classes={shape['classes']}, {result['lengths']} lengths "
-           f"({result['tokens']} valid tokens), median of {result['repeats']} round-robin steps",
-           ""]
-  header, rule = "| system |", "|---|"
-  for mode in result["median_ms"]:
-    header += f" {mode} ms | {mode} / ours | {mode} / floor |"
-    rule += "---:|---:|---:|"
-  lines += [header, rule]
-  for name in result["check"]:
-    row = f"| {name} |"
-    for mode, medians in result["median_ms"].items():
-      ms, ours = medians[name], medians["bilstm_jax"]
-      row += f" {_fmt(ms)} | {ms / ours:.2f} | {ms / result['floor_ms'][mode]:.1f} |"
-    lines.append(row)
-  floors = ", ".join(f"{mode} {_fmt(result['floor_ms'][mode])} ms "
-                     f"({result['flops'][mode] / 1e9:.3g} GFLOP)" for mode in result["median_ms"])
-  lines += ["", f"floor: {floors} at {result['matmul']['best_gflops']:.1f} GFLOP/s (best jitted "
-            f"{result['matmul']['size']}^2 float32 matmul)"]
-  # Another process on the cores slows some systems far more than others (OpenMP barriers);
-  # flag rows whose slow rounds could move the median, so such a table gets re-run.
-  noisy = [f"{name} {mode} (p90 {_fmt(np.percentile(ts, 90))} ms)"
-           for mode, by_name in result["times_ms"].items() for name, ts in by_name.items()
-           if np.percentile(ts, 90) > 1.5 * statistics.median(ts)]
-  lines += [f"noisy (p90 > 1.5 x median; re-run when the machine is quieter): {', '.join(noisy)}"
-            if noisy else "no row is noisy (every p90 <= 1.5 x its median)", "",
-            "| system | max abs out diff | abs loss diff | max rel grad diff | how |",
-            "|---|---:|---:|---:|---|"]
-  for name, check in result["check"].items():
-    lines.append(f"| {name} | {check['output_max_abs_diff']:.1e} | {check['loss_abs_diff']:.1e} "
-                 f"| {check['grad_max_rel_diff']:.1e} | {result['how'][name]} |")
-  return "\n".join(lines)
-
-
-def machine_info() -> dict:
-  """CPU model, core counts, load, platform and library versions."""
-  cpu = "unknown"
-  try:
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-      cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
-                 cpu)
-  except OSError:
-    pass
-  versions = {"python": platform.python_version()}
-  for package in VERSIONED:
-    try:
-      versions[package] = importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-      versions[package] = None
-  return {"cpu_model": cpu, "cpu_count": os.cpu_count(),
-          "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-          "platform": platform.platform(), "jax_devices": [str(d) for d in jax.devices()],
-          "device_kind": jax.devices()[0].device_kind,
-          "versions": versions}
-
-
-def _git_sha() -> str | None:
-  try:
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = subprocess.run(["git", "-C", root, "describe", "--always", "--dirty", "--abbrev=40"],
-                         capture_output=True, text=True, check=True, timeout=10)
-    return out.stdout.strip()
-  except (OSError, subprocess.SubprocessError):
-    return None
-
-
 def parse_args(argv=None) -> argparse.Namespace:
   parser = argparse.ArgumentParser(
       prog="bilstm-bench", description=__doc__.split("\n", 1)[0],
@@ -360,7 +283,7 @@ def bench_pipelines(args: argparse.Namespace, report: dict) -> None:
 
 def bench(args: argparse.Namespace, extra_builders: dict | None = None) -> dict:
   """Runs every requested shape; prints the tables; writes args.out. Raises MismatchError."""
-  report = {"machine": machine_info(), "git": _git_sha(), "argv": sys.argv,
+  report = {"machine": machine_info(), "git": git_sha(), "argv": sys.argv,
             "load_avg_start": os.getloadavg(), "runs": [], "pipelines": [],
             "malloc": {"requested": args.malloc,
                        "applied": bool(getattr(args, "malloc_applied", False))}}
