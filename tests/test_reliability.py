@@ -38,10 +38,12 @@ def _count_lines(path):
 
 
 def _wait_for_more_lines(proc, path, than, timeout_s):
-  """Polls until `path` has more than `than` lines, the process exits, or the timeout."""
+  """Polls until `path` has more than `than` lines, the process exits, or the timeout; returns
+  the line count then."""
   deadline = time.time() + timeout_s
   while proc.poll() is None and _count_lines(path) <= than and time.time() < deadline:
     time.sleep(0.02)
+  return _count_lines(path)
 
 
 def _sha(workdir):
@@ -68,10 +70,14 @@ def test_kill_9_at_random_moments_then_relaunch_gives_the_same_run(tmp_path):
     if kills < 5:
       # Wait for the relaunch to make progress (a new metrics line), then kill at a random
       # moment within 12% of the clean run's steady training time: during a step, an eval or a
-      # save. Five such slices plus five log intervals (4% each) cannot finish the run.
-      _wait_for_more_lines(proc, workdir / "metrics.jsonl",
-                           _count_lines(workdir / "metrics.jsonl"), 120)
-      time.sleep(float(rng.uniform(0.0, 0.12)) * steady_s)
+      # save. Two more log lines (4% of the run each) end the wait early, so a relaunch that
+      # runs faster than the clean run did (a machine whose load changed) still cannot finish.
+      seen = _wait_for_more_lines(proc, workdir / "metrics.jsonl",
+                                  _count_lines(workdir / "metrics.jsonl"), 120)
+      deadline = time.time() + float(rng.uniform(0.0, 0.12)) * steady_s
+      while (time.time() < deadline and proc.poll() is None
+             and _count_lines(workdir / "metrics.jsonl") < seen + 2):
+        time.sleep(0.01)
       if proc.poll() is None:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
