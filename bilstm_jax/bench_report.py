@@ -39,8 +39,10 @@ def format_table(result: dict) -> str:
     lines.append(row)
   floors = ", ".join(f"{mode} {_fmt(result['floor_ms'][mode])} ms "
                      f"({result['flops'][mode] / 1e9:.3g} GFLOP)" for mode in result["median_ms"])
+  # On a GPU the default precision of a float32 matmul is TF32: say which rate the floor used.
   lines += ["", f"floor: {floors} at {result['matmul']['best_gflops']:.1f} GFLOP/s (best jitted "
-            f"{result['matmul']['size']}^2 float32 matmul)"]
+            f"{result['matmul']['size']}^2 float32 matmul, "
+            f"{result.get('matmul_precision', 'default')} precision)"]
   # Another process on the cores slows some systems far more than others (OpenMP barriers);
   # flag rows whose slow rounds could move the median, so such a table gets re-run.
   noisy = [f"{name} {mode} (p90 {_fmt(np.percentile(ts, 90))} ms)"
