@@ -15,6 +15,7 @@ import numpy as np
 import optax
 
 from bilstm_jax import lstm, recurrence
+# Re-exported: benchmark.py and the tests reach every system's pieces through this module.
 from bilstm_jax.bench_peers import build_keras, build_torch, torch_device  # noqa: F401
 from bilstm_jax.bench_problem import (Problem, Shape, System, make_problem,  # noqa: F401
                                       masked_xent, step_flops)
