@@ -2,6 +2,8 @@
 # The README's GPU rows: every bench shape in its own process, each under its own time limit,
 # so a shape that runs long costs only itself (a lent GPU is counted by the second).
 #   bash experiments/bench_gpu.sh OUT_DIR [SECONDS_PER_SHAPE]    (default 150)
+#   OURS="unroll=4 compute_dtype=bfloat16" bash experiments/bench_gpu.sh OUT_DIR
+#                                  (each word an extra bilstm_jax row, as bilstm-bench --ours)
 # Writes OUT_DIR/gpu_<shape>.json (written as soon as the shape is timed) and gpu_<shape>.log.
 # Needs jax with a CUDA plugin, flax, optax, ml_collections; adds PyTorch (cuDNN) and Keras rows
 # where they import. Cheapest shapes first; Keras only at the default shape (its compile is
@@ -15,13 +17,17 @@ export PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false KERAS_BACKEND=jax
 python=${PYTHON:-python3}
 peers=ours,flax_optimized
 "$python" -c "import torch" 2>/dev/null && peers+=,torch
+ours_rows=()
+for spec in ${OURS:-}; do
+  ours_rows+=(--ours "$spec")
+done
 status=0
 for shape in small default deep long; do
   systems=$peers
   if [ "$shape" = default ] && "$python" -c "import keras" 2>/dev/null; then
     systems+=,keras
   fi
-  timeout "$limit" "$python" experiments/bench.py --shape "$shape" --systems "$systems" \
+  timeout "$limit" "$python" experiments/bench.py --shape "$shape" --systems "$systems" "${ours_rows[@]}" \
       --matmul-size ${MATMUL_SIZE:-8192} --repeats ${REPEATS:-30} --warmup 3 --out "$out/gpu_$shape.json" \
       >"$out/gpu_$shape.log" 2>&1
   rc=$?
