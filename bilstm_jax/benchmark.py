@@ -163,14 +163,11 @@ def run_shape(shape: Shape, args, extra_builders: dict | None = None) -> dict:
   check = check_systems(systems, problem.mask)
   print(f"check passed for {len(systems)} systems (outputs, loss, gradients vs bilstm_jax)",
         flush=True)
-  precision = lambda: (full_float32() if args.matmul_precision == "highest"
-                       else contextlib.nullcontext())
-  with precision():
-    rate, matmul_seconds = matmul_rate(args.matmul_size, args.matmul_repeats)
   tokens = int(problem.lengths.sum())
   flops = systems_lib.step_flops(shape, tokens)
   times = {}
-  with precision():
+  with full_float32() if args.matmul_precision == "highest" else contextlib.nullcontext():
+    rate, matmul_seconds = matmul_rate(args.matmul_size, args.matmul_repeats)
     for mode in args.modes:
       steps = {s.name: getattr(s, f"{mode}_step") for s in systems}
       times[mode] = time_round_robin(steps, args.warmup, args.repeats)

@@ -44,9 +44,10 @@ def atomic_write_json(path: str, obj) -> None:
   os.replace(tmp, path)
 
 
-def config_changes(workdir: str, config, defaults: dict | None = None) -> list[str]:
-  """'key: saved -> current' for each setting that differs from the run saved in workdir
-  (settings that may change on a relaunch excepted); [] when workdir holds no config.json.
+def config_changes(workdir: str, current: dict, defaults: dict | None = None) -> list[str]:
+  """'key: saved -> current' for each setting of the flat config `current` (flat_config) that
+  differs from the run saved in workdir (settings that may change on a relaunch excepted);
+  [] when workdir holds no config.json.
 
   defaults: a flat config of unchanged defaults. A key the saved run lacks but that sits at
   its default here was added to the code after the run was made, so it is not a change.
@@ -56,7 +57,6 @@ def config_changes(workdir: str, config, defaults: dict | None = None) -> list[s
     return []
   with open(path) as f:
     saved = json.load(f)
-  current = flat_config(config)
   added_since = {k for k in set(current) - set(saved)
                  if defaults is not None and k in defaults and current[k] == defaults[k]}
   return [f"{k}: {saved.get(k)!r} -> {current.get(k)!r}"
@@ -67,11 +67,12 @@ def config_changes(workdir: str, config, defaults: dict | None = None) -> list[s
 def write_or_check_config(workdir: str, config) -> None:
   """Writes config.json, or checks a relaunch uses the same config as the run in workdir."""
   path = os.path.join(workdir, CONFIG_FILE)
-  changes = config_changes(workdir, config)
+  current = flat_config(config)
+  changes = config_changes(workdir, current)
   if changes:
     raise ConfigError(f"{path} holds a run with a different config ({'; '.join(changes)}); use "
                       "a new --workdir, or the original config to resume it")
-  atomic_write_json(path, flat_config(config))
+  atomic_write_json(path, current)
 
 
 def read_results(workdir: str) -> dict | None:

@@ -266,8 +266,8 @@ def expand(sweep: Sweep, name: str, sweep_dir: str = "runs", check: bool = True)
       raise ValueError(f"run name {run_name!r} escapes {root}")
     if check:
       where = f"sweep {name!r} row {i} ({run_name})"
-      changes = run_files.config_changes(workdir, build_config(sweep.config, row, where=where),
-                                         defaults)
+      config = run_files.flat_config(build_config(sweep.config, row, where=where))
+      changes = run_files.config_changes(workdir, config, defaults)
       if changes:
         # A finished run there would be skipped and tabled as this row: the same sweep file
         # with another --set data.source_dir (another corpus) must not reuse its results.
