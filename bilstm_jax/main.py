@@ -44,6 +44,11 @@ def run():
   # Config files import `configs.common`; make the checkout root importable when the
   # command runs from it (console scripts do not put the cwd on sys.path).
   sys.path.insert(0, os.getcwd())
+  # A trainer owns its W&B service. Any Python process that used wandb (a notebook, a test
+  # runner, a launcher) leaves WANDB_SERVICE in the environment of its children; a trainer that
+  # joined that shared service and was killed with -9 would leave its run id held there, and the
+  # relaunch that resumes the run would fail with "run ID ... is in use".
+  os.environ.pop("WANDB_SERVICE", None)
   # Check the config file and every --config.key before absl parses them, so a mistake is
   # one line naming the valid keys instead of a traceback from the flag parser.
   spec, keys = config_loading.override_keys(sys.argv[1:])

@@ -13,14 +13,13 @@ import shlex
 import sys
 import time
 
-from bilstm_jax import preemption, run_files
+from bilstm_jax import preemption, run_files, writer
 from bilstm_jax import sweep as sweep_lib
 
 LOCK_FILE = ".lock"
 EXIT_FILE = "exit_status.json"
 LOG_FILE = "train.log"
 EXIT_LOCKED = 73  # another launcher holds this row's lock; nothing was run
-_WANDB_MODES = ("auto", "online", "offline", "disabled")
 
 
 # --- One row (both backends) ----------------------------------------------------------------
@@ -89,7 +88,7 @@ def exec_row(manifest: str, index: int) -> int:
   if sweep_lib.is_finished(run):  # finished between the first check and the lock
     return 0
   mode = os.environ.get("WANDB_MODE")
-  args = sweep_lib.train_args(run, sweep, mode if mode in _WANDB_MODES else None)
+  args = sweep_lib.train_args(run, sweep, mode if mode in writer.WANDB_MODES else None)
   command = [sys.executable, "-m", "bilstm_jax.main"] + args
   log_path = os.path.join(run.workdir, LOG_FILE)
   print(f"row {index} {run.run_name} -> {run.workdir} (log: {log_path})", flush=True)

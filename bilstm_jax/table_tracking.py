@@ -12,7 +12,7 @@ from bilstm_jax import writer
 
 def log_table(name: str, cells: pd.DataFrame, png_path: str, wandb_cfg, sweep_dir: str) -> None:
   """One W&B run per table, in the sweep's group; never fails the table command."""
-  mode = writer.wandb_mode(os.environ.get("WANDB_MODE") or wandb_cfg.mode)
+  mode = writer.wandb_mode(wandb_cfg.mode, os.environ.get("WANDB_MODE"))
   if mode == "disabled":
     return
   import wandb  # pylint: disable=import-outside-toplevel

@@ -198,7 +198,8 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
   provenance = run_files.provenance()
   flat = run_files.flat_config(config)
   wandb_run = writer.init_wandb(config.wandb, {**flat, **provenance}, workdir,
-                                os.path.basename(os.path.abspath(workdir))) if is_main else None
+                                os.path.basename(os.path.abspath(workdir)),
+                                os.environ.get("WANDB_MODE")) if is_main else None
   out = writer.MetricWriter(workdir, config.total_steps, start_step, wandb_run, enabled=is_main)
   out.drop_after(start_step)
 

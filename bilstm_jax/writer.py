@@ -14,23 +14,35 @@ from bilstm_jax.config_loading import ConfigError
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 
 
-def wandb_mode(requested: str) -> str:
-  """'auto' is online when an API key is configured (env or netrc), offline otherwise."""
+def wandb_mode(requested: str, env_mode: str | None = None) -> str:
+  """The W&B mode a run uses: the environment's WANDB_MODE when set, else the config's.
+
+  The environment wins as it does for W&B itself, so `WANDB_MODE=disabled` turns tracking off
+  for every run a shell, test suite or CI job starts, whatever the configs say. 'auto' is
+  online when an API key is configured (env or netrc), offline otherwise.
+  """
   if requested not in WANDB_MODES:
     raise ConfigError(f"config key wandb.mode: {requested!r}; allowed: {', '.join(WANDB_MODES)}")
+  if env_mode:
+    if env_mode not in WANDB_MODES:
+      raise ConfigError(f"environment variable WANDB_MODE={env_mode!r}; allowed: "
+                        f"{', '.join(WANDB_MODES)} (or unset it to use config key wandb.mode)")
+    requested = env_mode
   if requested != "auto":
     return requested
   import wandb  # pylint: disable=import-outside-toplevel
   return "online" if wandb.login(prompt=False, verify=False) else "offline"
 
 
-def init_wandb(wandb_cfg, flat_config: dict, workdir: str, run_name: str):
+def init_wandb(wandb_cfg, flat_config: dict, workdir: str, run_name: str,
+               env_mode: str | None = None):
   """A W&B run whose files live under workdir/wandb; resumes the same run id after a restart.
 
-  Returns None when disabled. Online failures (no network, bad key) fall back to offline
-  with one warning: tracking must never stop training.
+  `env_mode` is the environment's WANDB_MODE (see wandb_mode). Returns None when disabled.
+  Online failures (no network, bad key) fall back to offline with one warning: tracking must
+  never stop training.
   """
-  mode = wandb_mode(wandb_cfg.mode)
+  mode = wandb_mode(wandb_cfg.mode, env_mode)
   if mode == "disabled":
     return None
   import wandb  # pylint: disable=import-outside-toplevel

@@ -22,11 +22,11 @@ KILL_FLAGS = ["--config.model.units=16", "--config.model.embed_dim=8", "--config
               "--config.batch_size=16"]
 
 
-def _launch(workdir):
+def _launch(workdir, wandb_mode="disabled"):
   cmd = [sys.executable, "-m", "bilstm_jax.main", f"--config={CONFIG}", f"--workdir={workdir}",
          *KILL_FLAGS]
   return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          env=dict(os.environ, WANDB_MODE="disabled"))
+                          env=dict(os.environ, WANDB_MODE=wandb_mode))
 
 
 def _count_lines(path):
@@ -95,6 +95,35 @@ def test_kill_9_at_random_moments_then_relaunch_gives_the_same_run(tmp_path):
     steps = [json.loads(line)["step"] for line in f]
   with open(tmp_path / "clean" / "metrics.jsonl") as f:
     assert steps == [json.loads(line)["step"] for line in f]
+
+
+def test_kill_9_under_wandb_started_by_a_parent_then_relaunch_resumes_the_run(tmp_path):
+  # The parent (here pytest; in life a notebook or a launcher) has used W&B, so its service is
+  # in the environment the trainer inherits. A trainer killed with -9 must not leave its run id
+  # held in that shared service: the relaunch resumes the same W&B run and finishes.
+  wandb = pytest.importorskip("wandb")
+  saved_service = os.environ.get("WANDB_SERVICE")
+  parent = wandb.init(mode="offline", dir=str(tmp_path), project="parent")
+  try:
+    assert os.environ.get("WANDB_SERVICE")
+    workdir = tmp_path / "run"
+    proc = _launch(workdir, wandb_mode="offline")
+    _wait_for_more_lines(proc, workdir / "metrics.jsonl", 0, 300)
+    assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    relaunch = _launch(workdir, wandb_mode="offline")
+    assert relaunch.wait(timeout=300) == 0, relaunch.stderr.read().decode()[-2000:]
+  finally:
+    parent.finish()
+    if saved_service is None:
+      os.environ.pop("WANDB_SERVICE", None)
+    else:
+      os.environ["WANDB_SERVICE"] = saved_service
+  assert (workdir / "results.json").exists()
+  run_id = (workdir / "wandb_id.txt").read_text().strip()
+  runs = [p for p in os.listdir(workdir / "wandb") if p.startswith("offline-run-")]
+  assert len(runs) == 2 and all(p.endswith(run_id) for p in runs), runs
 
 
 def test_damaged_latest_checkpoint_falls_back_to_the_previous_one(tmp_path, capsys):
