@@ -47,7 +47,7 @@ def measure(config, num_steps: int, repeats: int = 3) -> dict:
   p_train_step = jax.jit(lambda s, b, r: train.train_step(s, b, r, schedule))
 
   def fed(step):
-    batch = train.host_batch(stream, step, config.data.word_dropout, config.seed, info)
+    batch = train.host_batch(stream, step, config.data, config.seed, info)
     return parallel.shard_batch(batch, mesh)
 
   preloaded = [fed(step) for step in range(num_steps)]

@@ -23,10 +23,15 @@ def main(argv):
   # Before the slow imports: a SIGUSR1/SIGTERM from SLURM from here on means "checkpoint at the
   # next step boundary and exit", never a kill mid-step.
   stop = preemption.install_stop_request()
-  from bilstm_jax import parallel, train  # pylint: disable=import-outside-toplevel
+  from bilstm_jax import parallel, run_files, train  # pylint: disable=import-outside-toplevel
   parallel.initialize_distributed()  # joins an `srun -n N` job; no-op for one process
+  # The config file's own values: a requeued job whose code gained a config key since its run
+  # started still resumes while that key sits at its default.
+  spec, _ = config_loading.override_keys(sys.argv[1:])
+  defaults = run_files.flat_config(config_loading.load_config(spec)) if spec else None
   try:
-    results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value, should_stop=stop)
+    results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value, should_stop=stop,
+                                       config_defaults=defaults)
   except config_loading.ConfigError as err:
     sys.exit(f"bilstm-train: error: {err}")
   if results is None:

@@ -64,11 +64,14 @@ def config_changes(workdir: str, current: dict, defaults: dict | None = None) ->
           if saved.get(k) != current.get(k) and not k.startswith(_RELAUNCH_SAFE_PREFIXES)]
 
 
-def write_or_check_config(workdir: str, config) -> None:
-  """Writes config.json, or checks a relaunch uses the same config as the run in workdir."""
+def write_or_check_config(workdir: str, config, defaults: dict | None = None) -> None:
+  """Writes config.json, or checks a relaunch uses the same config as the run in workdir.
+
+  defaults: as for config_changes (a run saved before a key existed may resume).
+  """
   path = os.path.join(workdir, CONFIG_FILE)
   current = flat_config(config)
-  changes = config_changes(workdir, current)
+  changes = config_changes(workdir, current, defaults)
   if changes:
     raise ConfigError(f"{path} holds a run with a different config ({'; '.join(changes)}); use "
                       "a new --workdir, or the original config to resume it")

@@ -78,14 +78,16 @@ def make_stream(config, train_split) -> data.batching.TrainStream:
       pool_batches=config.data.pool_batches, row_multiple=jax.device_count())
 
 
-def host_batch(stream, step: int, word_dropout: float, seed: int, info: dict):
+def host_batch(stream, step: int, data_cfg, seed: int, info: dict):
   """The numpy batch of training step `step`, word dropout applied (the whole input pipeline)."""
   batch = stream.batch(step)
-  if word_dropout > 0 and info.get("oov_id") is not None:
+  rate, alpha = data_cfg.word_dropout, data_cfg.word_dropout_alpha
+  if (rate > 0 or alpha > 0) and info.get("oov_id") is not None:
     from bilstm_jax.data import text as text_data  # pylint: disable=import-outside-toplevel
     # Seeded by (seed, step): a resumed run drops exactly the same tokens.
-    batch["inputs"] = text_data.word_dropout(batch["inputs"], batch["lengths"], word_dropout,
-                                             np.random.default_rng([seed, step]), info["oov_id"])
+    batch["inputs"] = text_data.word_dropout(
+        batch["inputs"], batch["lengths"], rate, np.random.default_rng([seed, step]),
+        info["oov_id"], alpha, info.get("token_counts"))
   return batch
 
 
@@ -129,11 +131,14 @@ def _first_nonfinite(window) -> tuple[int, str] | None:
   return None
 
 
-def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] | None = None):
+def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] | None = None,
+                       config_defaults: dict | None = None):
   """Trains (resuming from workdir if it holds a checkpoint) and writes results.json.
 
   `should_stop` is polled at every step boundary (preemption, a test's early stop): when it
   returns True the run saves a checkpoint and returns None; relaunching continues it.
+  `config_defaults`: the flat config of the config file without overrides; a relaunch of a
+  run saved before a key was added to the code resumes when that key is at its default.
   Returns the results dict once the run is complete.
   """
   # --- Setup: a finished run does nothing -----------------------------------------------
@@ -163,7 +168,7 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
   tx, schedule = make_optimizer(config.optim, config.schedule, config.total_steps)
   os.makedirs(workdir, exist_ok=True)
   if is_main:
-    run_files.write_or_check_config(workdir, config)
+    run_files.write_or_check_config(workdir, config, config_defaults)
   rng = jax.random.PRNGKey(config.seed)
   init_rng, dropout_rng = jax.random.split(rng)
   # Created under jit with replicated outputs, so every process holds the same global state.
@@ -177,7 +182,7 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
                              boundaries=stream.boundaries, split=split, mesh=mesh, info=info)
 
   def train_batch(step):
-    return host_batch(stream, step, config.data.word_dropout, config.seed, info)
+    return host_batch(stream, step, config.data, config.seed, info)
 
   # --- Restore ----------------------------------------------------------------------------
   ckpts = checkpoint.Checkpoints(workdir)

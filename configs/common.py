@@ -30,6 +30,10 @@ def base_config() -> ml_collections.ConfigDict:
   config.data.min_count = 1
   config.data.max_vocab = 50000
   config.data.word_dropout = 0.0  # training only: tokens replaced by OOV with this probability
+  # Training only: a token seen c times in train is also replaced by OOV with probability
+  # alpha / (alpha + c) (Kiperwasser & Goldberg 2016), so the OOV embedding learns from rare
+  # words, which is what unseen test words resemble; 0 turns it off.
+  config.data.word_dropout_alpha = 0.0
   config.data.max_tokens = 0  # truncate longer sequences; 0 keeps them whole
   # Character input for model.char_units (text only): each token's first ceil(W/2) and last
   # floor(W/2) characters when it is longer than W; 0 feeds word ids alone.

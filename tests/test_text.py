@@ -54,6 +54,7 @@ def test_vocab_from_train_only_saved_and_reused(tmp_path, cache, sst):
   with open(os.path.join(workdir, "vocab.json")) as f:
     names = json.load(f)["names"]
   assert names == ["<pad>", "<unk>", "fine", "a", "film", "dull"]  # by count, then by token
+  assert info.pop("token_counts").tolist() == [0, 0, 3, 2, 2, 1]  # training counts per id
   assert info == {"task": "classification", "vocab_size": 6, "feature_dim": None,
                   "num_classes": 2, "label_names": ["0", "1"], "scheme": None,
                   "pad_id": 0, "oov_id": 1, "char_vocab_size": None,
@@ -153,6 +154,34 @@ def test_word_dropout_never_touches_padding():
   assert text.word_dropout(tokens_BxT, lengths, 0.0, rng).tolist() == tokens_BxT.tolist()
   half = text.word_dropout(np.full((64, 32), 9, np.int32), np.full(64, 16), 0.5, rng)
   assert (half[:, 16:] == 9).all() and 0.4 < (half[:, :16] == 1).mean() < 0.6
+
+
+def test_frequency_aware_word_dropout_drops_rare_words_most():
+  counts = np.zeros(10, np.int64)
+  counts[5], counts[6] = 1, 999  # a singleton and a frequent word
+  tokens_BxT = np.tile(np.array([5, 6], np.int32), (2000, 8))
+  lengths = np.full(2000, 16)
+  rng = np.random.default_rng(0)
+  dropped = text.word_dropout(tokens_BxT, lengths, 0.0, rng, vocab.OOV_ID, 1.0, counts)
+  singleton, frequent = (dropped[:, 0::2] == 1).mean(), (dropped[:, 1::2] == 1).mean()
+  assert abs(singleton - 0.5) < 0.02 and frequent < 0.004  # alpha / (alpha + count)
+  # With a uniform rate too, a token stays only when neither drop draws it.
+  both = text.word_dropout(tokens_BxT, lengths, 0.5, rng, vocab.OOV_ID, 1.0, counts)
+  assert abs((both[:, 0::2] == 1).mean() - 0.75) < 0.02
+  assert abs((both[:, 1::2] == 1).mean() - (1 - 0.5 * 0.999)) < 0.02
+  # Character input: only the word id column is dropped, the spelling stays.
+  with_chars = np.stack([tokens_BxT, np.full_like(tokens_BxT, 7)], axis=-1)
+  dropped = text.word_dropout(with_chars, lengths, 0.0, rng, vocab.OOV_ID, 1.0, counts)
+  assert (dropped[..., 1] == 7).all() and 0.45 < (dropped[:, 0::2, 0] == 1).mean() < 0.55
+
+
+@pytest.mark.parametrize("key, overrides", [("data.word_dropout", {"word_dropout": 1.0}),
+                                            ("data.word_dropout_alpha",
+                                             {"word_dropout_alpha": -0.5})])
+def test_word_dropout_settings_out_of_range_name_the_key(tmp_path, cache, sst, key, overrides):
+  with pytest.raises(ConfigError, match=f"config key {key} must be"):
+    text.load_text_task(sst_cfg(cache, sst, **overrides), str(tmp_path / "run"))
+  assert not (tmp_path / "run").exists()  # refused before the vocabulary is written
 
 
 # The TFDS catalog, mocked: metadata (features, split names) is written into a tmp data_dir

@@ -92,6 +92,25 @@ def test_relaunch_with_other_config_is_refused(tmp_path):
     train.train_and_evaluate(_smoke_config(**{"model.units": 16}), str(tmp_path))
 
 
+def test_relaunch_of_a_run_saved_before_a_key_existed_resumes_at_its_default(tmp_path):
+  calls = []
+  config = _smoke_config()
+  train.train_and_evaluate(config, str(tmp_path),
+                           should_stop=lambda: calls.append(1) or len(calls) > 1)
+  saved = json.loads((tmp_path / "config.json").read_text())
+  del saved["data.word_dropout_alpha"]  # as written by the code before that key was added
+  (tmp_path / "config.json").write_text(json.dumps(saved))
+  with pytest.raises(ConfigError, match=r"data.word_dropout_alpha: None -> 0.0"):
+    train.train_and_evaluate(config, str(tmp_path))  # no defaults known: refused
+  defaults = train.run_files.flat_config(load_config(CONFIG + ":smoke"))
+  with pytest.raises(ConfigError, match=r"data.word_dropout_alpha: None -> 0.5"):
+    train.train_and_evaluate(_smoke_config(**{"data.word_dropout_alpha": 0.5}), str(tmp_path),
+                             config_defaults=defaults)  # not at its default: a real change
+  results = train.train_and_evaluate(config, str(tmp_path), config_defaults=defaults)
+  assert results["final_step"] == config.total_steps
+  assert "data.word_dropout_alpha" in json.loads((tmp_path / "config.json").read_text())
+
+
 def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
   config = _smoke_config(**{"total_steps": 8, "optim.learning_rate": float("inf"),
                             "optim.grad_clip_norm": 0.0, "optim.name": "sgd"})
