@@ -27,7 +27,8 @@ def wandb_mode(requested: str, env_mode: str | None = None) -> str:
     if env_mode not in WANDB_MODES:
       raise ConfigError(f"environment variable WANDB_MODE={env_mode!r}; allowed: "
                         f"{', '.join(WANDB_MODES)} (or unset it to use config key wandb.mode)")
-    requested = env_mode
+    if env_mode != "auto":  # an environment that says "auto" leaves the choice to the config
+      requested = env_mode
   if requested != "auto":
     return requested
   import wandb  # pylint: disable=import-outside-toplevel
