@@ -87,8 +87,11 @@ def exec_row(manifest: str, index: int) -> int:
     return EXIT_LOCKED
   if sweep_lib.is_finished(run):  # finished between the first check and the lock
     return 0
+  # The trainer obeys WANDB_MODE anyway (writer.wandb_mode); written into its flags as well, a
+  # row's logged command says how it was tracked. "auto" leaves the choice to the config.
   mode = os.environ.get("WANDB_MODE")
-  args = sweep_lib.train_args(run, sweep, mode if mode in writer.WANDB_MODES else None)
+  args = sweep_lib.train_args(run, sweep,
+                              mode if mode in writer.WANDB_MODES and mode != "auto" else None)
   command = [sys.executable, "-m", "bilstm_jax.main"] + args
   log_path = os.path.join(run.workdir, LOG_FILE)
   print(f"row {index} {run.run_name} -> {run.workdir} (log: {log_path})", flush=True)
