@@ -1,12 +1,13 @@
 """`bilstm-train`: flags -> config -> train.train_and_evaluate(config, workdir); nothing else."""
 
+import functools
 import os
 import sys
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from bilstm_jax import config_loading, host_memory, preemption
+from bilstm_jax import config_loading, host_memory, preemption, run_files
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Task config file, e.g. configs/synthetic.py[:smoke]", lock_config=True)
@@ -14,7 +15,8 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory; the run resumes 
 flags.mark_flags_as_required(["config", "workdir"])
 
 
-def main(argv):
+def main(argv, config_defaults: dict | None = None):
+  """`config_defaults`: the config file's own values, flat (see run)."""
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   if not flags.FLAGS["verbosity"].present:
@@ -23,15 +25,11 @@ def main(argv):
   # Before the slow imports: a SIGUSR1/SIGTERM from SLURM from here on means "checkpoint at the
   # next step boundary and exit", never a kill mid-step.
   stop = preemption.install_stop_request()
-  from bilstm_jax import parallel, run_files, train  # pylint: disable=import-outside-toplevel
+  from bilstm_jax import parallel, train  # pylint: disable=import-outside-toplevel
   parallel.initialize_distributed()  # joins an `srun -n N` job; no-op for one process
-  # The config file's own values: a requeued job whose code gained a config key since its run
-  # started still resumes while that key sits at its default.
-  spec, _ = config_loading.override_keys(sys.argv[1:])
-  defaults = run_files.flat_config(config_loading.load_config(spec)) if spec else None
   try:
     results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value, should_stop=stop,
-                                       config_defaults=defaults)
+                                       config_defaults=config_defaults)
   except config_loading.ConfigError as err:
     sys.exit(f"bilstm-train: error: {err}")
   if results is None:
@@ -57,6 +55,7 @@ def run():
   # Check the config file and every --config.key before absl parses them, so a mistake is
   # one line naming the valid keys instead of a traceback from the flag parser.
   spec, keys = config_loading.override_keys(sys.argv[1:])
+  defaults = None
   if spec is not None:
     try:
       config = config_loading.load_config(spec)
@@ -64,7 +63,10 @@ def run():
         config_loading.check_key(config, key)
     except config_loading.ConfigError as err:
       sys.exit(f"bilstm-train: error: {err}")
-  app.run(main)
+    # The file's own values, before any --config.key: a requeued job whose code gained a
+    # config key since its run started still resumes while that key sits at its default.
+    defaults = run_files.flat_config(config)
+  app.run(functools.partial(main, config_defaults=defaults))
 
 
 if __name__ == "__main__":
