@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from bilstm_jax import lstm, recurrence
+from bilstm_jax import cudnn_lstm, lstm
 # Re-exported: benchmark.py and the tests reach every system's pieces through this module.
 from bilstm_jax.bench_peers import build_keras, build_torch, torch_device  # noqa: F401
 from bilstm_jax.bench_problem import (Problem, Shape, System, make_problem,  # noqa: F401
@@ -78,8 +78,12 @@ def build_ours(problem: Problem, **options) -> System:
       "[" + ",".join(f"{k}={v}" for k, v in options.items()) + "]" if options else "")
   loose = options.get("compute_dtype") not in (None, "float32")
   tolerances = {"out_atol": 5e-2, "grad_rtol": 1e-1} if loose else {}
+  how = "jax.jit, state donated; optax.adam"
+  if options.get("scan_impl") == "cudnn":
+    on_cuda = cudnn_lstm.cuda_available() and jax.default_backend() == "gpu"
+    how += ("; cuDNN LSTM (jax.experimental.rnn)" if on_cuda else "; no CUDA here: the scan")
   return _jax_system(name, encode, {"lstm": problem.lstm, "head": problem.head}, problem,
-                     lambda g: g, "jax.jit, state donated; optax.adam", **tolerances)
+                     lambda g: g, how, **tolerances)
 
 
 def _flax_cell_params(w_ih, w_hh, b):
@@ -171,7 +175,7 @@ def parse_ours(spec: str) -> dict:
       raise ValueError(f"bad --ours item {item!r}; expected key=value with key in "
                        + ", ".join(OURS_OPTIONS))
     options[key] = OURS_OPTIONS[key](value)
-  if options.get("scan_impl", "custom_vjp") not in recurrence.SCANS:
+  if options.get("scan_impl", "custom_vjp") not in lstm.SCAN_IMPLS:
     raise ValueError(f"bad --ours scan_impl {options['scan_impl']!r}; allowed: "
-                     + ", ".join(recurrence.SCANS))
+                     + ", ".join(lstm.SCAN_IMPLS))
   return options

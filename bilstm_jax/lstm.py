@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bilstm_jax import recurrence
+from bilstm_jax import cudnn_lstm, recurrence
 
 Array = jax.Array
 MergeFn = Callable[[Array, Array], Any]
@@ -40,6 +40,8 @@ MERGE_FNS: dict[str, MergeFn] = {
     "none": lambda fwd, bwd: (fwd, bwd),
 }
 MERGE_MODES = tuple(MERGE_FNS)
+# 'cudnn' runs each layer through cuDNN on CUDA devices and the custom_vjp scan elsewhere.
+SCAN_IMPLS = (*recurrence.SCANS, "cudnn")
 
 
 def resolve_merge(merge_mode: Union[str, MergeFn]) -> MergeFn:
@@ -109,6 +111,9 @@ def describe_params(params: dict) -> tuple[int, int, bool]:
 def _layer(layer: dict, x_TxBxD: Array, lengths_B: Array, compute_dtype, unroll: int,
            scan_impl: str):
   """One (bi)directional layer; returns the outputs [T, B, Dir, H] and the final states."""
+  if scan_impl == "cudnn":
+    scan = lambda p, x, n: _layer(p, x, n, compute_dtype, unroll, "custom_vjp")
+    return cudnn_lstm.layer(layer, x_TxBxD, lengths_B, fallback=scan)
   num_dirs, in_size, gates = layer["w_ih"].shape
   num_steps, batch, _ = x_TxBxD.shape
   acc_dtype = recurrence.accumulation_dtype(layer["w_hh"].dtype)
@@ -144,7 +149,8 @@ def bilstm(params: dict, x: Array, lengths: Array, merge_mode: Union[str, MergeF
       each sequence's last valid step and the backward state after its first token.
     unroll: lax.scan unroll factor.
     scan_impl: 'custom_vjp' (hand-written backward scan, the fast default) or 'autodiff';
-      both compute the same function and gradients (see recurrence.py).
+      both compute the same function and gradients (see recurrence.py). 'cudnn': cuDNN's
+      LSTM on CUDA devices, the custom_vjp scan elsewhere; float32 only (cudnn_lstm.py).
 
   Returns:
     outputs [B, T, F] (zero at padded positions), a (fwd, bwd) pair for 'none', and the state
@@ -155,8 +161,13 @@ def bilstm(params: dict, x: Array, lengths: Array, merge_mode: Union[str, MergeF
   if compute_dtype is None:
     compute_dtype = params["layers"][0]["w_hh"].dtype
   compute_dtype = jnp.dtype(compute_dtype)
-  if scan_impl not in recurrence.SCANS:
-    raise ValueError(f"unknown scan_impl {scan_impl!r}; allowed: {', '.join(recurrence.SCANS)}")
+  if scan_impl not in SCAN_IMPLS:
+    raise ValueError(f"unknown scan_impl {scan_impl!r}; allowed: {', '.join(SCAN_IMPLS)}")
+  param_dtypes = {jnp.dtype(a.dtype).name for a in jax.tree_util.tree_leaves(params)}
+  if scan_impl == "cudnn" and param_dtypes | {compute_dtype.name} != {"float32"}:
+    raise ValueError("scan_impl='cudnn' runs float32 only (jax.experimental.rnn has no other "
+                     f"LSTM dtype); got params {sorted(param_dtypes)}, compute_dtype "
+                     f"{compute_dtype.name}: use scan_impl='custom_vjp' for those")
   if dropout_rate > 0.0 and dropout_rng is None:
     raise ValueError("dropout_rate > 0 needs a dropout_rng")
   batch, num_steps, _ = x.shape

@@ -1,0 +1,101 @@
+"""scan_impl='cudnn': the packing and plumbing around cuDNN, checked on CPU.
+
+cuDNN itself needs a CUDA device (the bench checks it there against the scan before timing).
+Here `jax.experimental.rnn.lstm_ref`, JAX's pure reference of the same packed weight layout,
+stands in for the kernel, so everything of ours around it (packing, time/batch layout, zero
+lengths, stacking, gradients back to our params) meets the float64 numpy reference.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.experimental import rnn
+
+from bilstm_jax import cudnn_lstm, lstm
+from tests import reference
+
+B, T, D, H = 5, 7, 3, 4
+
+
+def jax_reference_lstm(x, h_0, c_0, weights, seq_lengths, *, input_size, hidden_size,
+                       num_layers, dropout, bidirectional):
+  """jax.experimental.rnn.lstm's signature over its pure-JAX reference."""
+  w_ih, w_hh, b_ih, b_hh = rnn.unpack_lstm_weights(weights, input_size, hidden_size, num_layers,
+                                                   bidirectional)
+  return rnn.lstm_ref(x, h_0, c_0, w_ih, w_hh, b_ih, b_hh, seq_lengths, input_size, hidden_size,
+                      num_layers, dropout, bidirectional)
+
+
+@pytest.fixture
+def through_reference(monkeypatch):
+  """Routes scan_impl='cudnn' layers through cudnn_layer with the reference kernel."""
+  monkeypatch.setattr(cudnn_lstm, "layer", lambda p, x, n, fallback: cudnn_lstm.cudnn_layer(
+      p, x, n, lstm_fn=jax_reference_lstm))
+
+
+def _problem(seed, num_layers, bidirectional, merge_mode="concat"):
+  rng = np.random.default_rng(seed)
+  params = lstm.init_params(jax.random.PRNGKey(seed), D, H, num_layers,
+                            bidirectional=bidirectional, merge_mode=merge_mode)
+  params = jax.tree_util.tree_map(
+      lambda p: np.asarray(p) + 0.1 * rng.standard_normal(p.shape).astype(np.float32), params)
+  x = rng.standard_normal((B, T, D)).astype(np.float32)
+  lengths = rng.integers(1, T + 1, size=B).astype(np.int32)
+  lengths[0], lengths[1], lengths[-1] = 0, 1, T  # empty, one token, full
+  return params, x, lengths
+
+
+def test_packed_layout_is_what_jax_experimental_rnn_unpacks():
+  params, _, _ = _problem(0, 1, True)
+  layer = params["layers"][0]
+  w_ih, w_hh, b_ih, b_hh = rnn.unpack_lstm_weights(cudnn_lstm.pack_weights(layer), D, H, 1, True)
+  for d in range(2):
+    np.testing.assert_array_equal(w_ih[d], layer["w_ih"][d].T)
+    np.testing.assert_array_equal(w_hh[d], layer["w_hh"][d].T)
+    np.testing.assert_array_equal(b_ih[d], layer["b"][d])
+    np.testing.assert_array_equal(b_hh[d], 0.0)
+
+
+@pytest.mark.parametrize("merge_mode, bidirectional, num_layers",
+                         [("concat", True, 1), ("sum", True, 2), ("none", True, 2),
+                          ("concat", False, 2)])
+def test_matches_float64_reference(through_reference, merge_mode, bidirectional, num_layers):
+  params, x, lengths = _problem(1, num_layers, bidirectional, merge_mode)
+  out, state = jax.jit(lambda p, x: lstm.bilstm(p, x, lengths, merge_mode, return_state=True,
+                                                scan_impl="cudnn"))(params, x)
+  ref_out, ref_h, ref_c = reference.ours(params, x, lengths, merge_mode)
+  jax.tree_util.tree_map(lambda a, r: np.testing.assert_allclose(a, r, atol=2e-5), out, ref_out)
+  np.testing.assert_allclose(state["h"], ref_h, atol=2e-5)
+  np.testing.assert_allclose(state["c"], ref_c, atol=2e-5)
+
+
+def test_gradients_reach_our_params_and_equal_the_scans(through_reference):
+  params, x, lengths = _problem(2, 2, True)
+  weights = np.sin(np.arange(B * T * 2 * H)).reshape(B, T, 2 * H)
+
+  def loss(p, x, impl):
+    out, state = lstm.bilstm(p, x, lengths, return_state=True, scan_impl=impl)
+    return jnp.sum(out * weights) + jnp.sum(state["h"] * 0.3) + jnp.sum(state["c"] * 0.7)
+
+  grad = jax.jit(jax.grad(loss, argnums=(0, 1)), static_argnums=2)
+  via_cudnn_layout, via_scan = grad(params, x, "cudnn"), grad(params, x, "custom_vjp")
+  jax.tree_util.tree_map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5),
+                         via_cudnn_layout, via_scan)
+
+
+def test_without_cuda_it_is_the_scan():
+  if cudnn_lstm.cuda_available():
+    pytest.skip("a CUDA jaxlib is installed: the cudnn branch runs on CUDA devices")
+  params, x, lengths = _problem(3, 2, True)
+  cudnn = lstm.bilstm(params, x, lengths, scan_impl="cudnn")
+  scan = lstm.bilstm(params, x, lengths, scan_impl="custom_vjp")
+  np.testing.assert_array_equal(cudnn, scan)
+
+
+def test_other_dtypes_get_one_clear_error():
+  params, x, lengths = _problem(4, 1, True)
+  with pytest.raises(ValueError, match="scan_impl='cudnn' runs float32 only.*bfloat16"):
+    lstm.bilstm(params, x, lengths, scan_impl="cudnn", compute_dtype=jnp.bfloat16)
+  with pytest.raises(ValueError, match="unknown scan_impl 'fast'; allowed: .*cudnn"):
+    lstm.bilstm(params, x, lengths, scan_impl="fast")
