@@ -42,8 +42,10 @@ def pack_weights(layer: dict) -> jax.Array:
   return jnp.concatenate(matrices + biases)
 
 
-def cudnn_layer(layer: dict, x_TxBxD: jax.Array, lengths_B: jax.Array, lstm_fn=None):
-  """The `recurrence` contract (y [T, B, Dir, H], h_n [Dir, B, H], c_n) through cuDNN's LSTM.
+def cudnn_layer_batch_major(layer: dict, x_BxTxD: jax.Array, lengths_B: jax.Array,
+                            lstm_fn=None):
+  """cuDNN's LSTM on batch-major arrays, no transpose next to the call: (y [B, T, Dir*H] with
+  zeros past each length, h_n [Dir, B, H], c_n [Dir, B, H]).
 
   lstm_fn: `jax.experimental.rnn.lstm` by default; a function with its signature otherwise
   (the tests pass JAX's pure reference of the same packed layout).
@@ -51,18 +53,27 @@ def cudnn_layer(layer: dict, x_TxBxD: jax.Array, lengths_B: jax.Array, lstm_fn=N
   lstm_fn = lstm_fn or rnn.lstm
   num_dirs, in_size, gates = layer["w_ih"].shape
   hidden = gates // 4
-  num_steps, batch, _ = x_TxBxD.shape
+  batch, num_steps, _ = x_BxTxD.shape
   zeros = jnp.zeros((num_dirs, batch, hidden), jnp.float32)
   # cuDNN wants every length >= 1; a length-0 row runs one step and is zeroed below.
   y_BxTxF, h_n, c_n = lstm_fn(
-      jnp.transpose(x_TxBxD, (1, 0, 2)).astype(jnp.float32), zeros, zeros, pack_weights(layer),
+      x_BxTxD.astype(jnp.float32), zeros, zeros, pack_weights(layer),
       jnp.maximum(lengths_B, 1).astype(jnp.int32), input_size=in_size, hidden_size=hidden,
       num_layers=1, dropout=0.0, bidirectional=num_dirs == 2)
-  valid_TxBx1x1 = (jnp.arange(num_steps)[:, None] < lengths_B[None, :])[:, :, None, None]
-  y = jnp.transpose(y_BxTxF.reshape(batch, num_steps, num_dirs, hidden), (1, 0, 2, 3))
+  valid_BxTx1 = (jnp.arange(num_steps)[None, :] < lengths_B[:, None])[:, :, None]
   started_1xBx1 = (lengths_B > 0)[None, :, None]
-  return (jnp.where(valid_TxBx1x1, y, 0.0), jnp.where(started_1xBx1, h_n, 0.0),
+  return (jnp.where(valid_BxTx1, y_BxTxF, 0.0), jnp.where(started_1xBx1, h_n, 0.0),
           jnp.where(started_1xBx1, c_n, 0.0))
+
+
+def cudnn_layer(layer: dict, x_TxBxD: jax.Array, lengths_B: jax.Array, lstm_fn=None):
+  """The `recurrence` contract (y [T, B, Dir, H], h_n [Dir, B, H], c_n) through cuDNN's LSTM."""
+  num_dirs, _, gates = layer["w_ih"].shape
+  num_steps, batch, _ = x_TxBxD.shape
+  y_BxTxF, h_n, c_n = cudnn_layer_batch_major(layer, jnp.transpose(x_TxBxD, (1, 0, 2)),
+                                              lengths_B, lstm_fn)
+  y = jnp.transpose(y_BxTxF.reshape(batch, num_steps, num_dirs, gates // 4), (1, 0, 2, 3))
+  return y, h_n, c_n
 
 
 def layer(layer_params: dict, x_TxBxD: jax.Array, lengths_B: jax.Array, fallback):

@@ -1,63 +1,100 @@
-"""On a CUDA GPU: jax.experimental.rnn alone vs its reference, and our scan_impl="cudnn" vs the scan (grads).
+"""On a CUDA GPU: which arrangement around jax.experimental.rnn's cuDNN call gives right gradients.
 
-H200, jax 0.11.2 (2026-11-26): rnn.lstm alone matched lstm_ref (y 9e-8, dw 1e-6) for uni and bi,
-ragged lengths; ours through cudnn_layer had wrong gradients (w_ih max diff 6.6) with or without
-platform_dependent, while on CPU the same wrapper over lstm_ref is exact. Suspect: the un-layout-
-constrained cuDNN custom call and the transposes around it. Run: PYTHONPATH=. python3 this_file.
+H200, jax 0.11.2 (2026-11-26): rnn.lstm alone (batch-first x straight from the arguments)
+matched lstm_ref in outputs and gradients, uni and bidirectional, ragged lengths; our
+cudnn_layer (time-major transposes around the call) had wrong loss and gradients under
+value_and_grad although its plain forward was right. Each variant below is the same function
+computed with cuDNN and with rnn.lstm_ref (pure JAX); a variant passes when loss and gradients
+agree. Suspect: the custom call has no operand/result layouts, and XLA hands it the layouts
+of the transposes next to it. Run from the repository root: PYTHONPATH=. python3 <this file>
 """
-import functools, jax, jax.numpy as jnp, numpy as np
+import traceback
+
+import jax
+import jax.numpy as jnp
+import numpy as np
 from jax.experimental import rnn
+
 from bilstm_jax import cudnn_lstm, lstm
+
+jax.config.update("jax_default_matmul_precision", "highest")
 B, T, D, H = 4, 8, 8, 16
 rng = np.random.default_rng(0)
-x = jnp.asarray(rng.standard_normal((B, T, D)), jnp.float32)
+x_btd = jnp.asarray(rng.standard_normal((B, T, D)), jnp.float32)
 n = jnp.asarray([8, 5, 8, 3], jnp.int32)
-jax.config.update("jax_default_matmul_precision", "highest")
+h0 = jnp.zeros((2, B, H), jnp.float32)
+w0 = rnn.init_lstm_weight(jax.random.PRNGKey(1), D, H, 1, True)
 
-def ref_fn(x, h0, c0, w, n, bidi):
-  a = rnn.unpack_lstm_weights(w, D, H, 1, bidi)
-  return rnn.lstm_ref(x, h0, c0, *a, n, D, H, 1, 0.0, bidi)
 
-import traceback
-for bidi in (False, True):
- try:
-  nd = 2 if bidi else 1
-  w = rnn.init_lstm_weight(jax.random.PRNGKey(1), D, H, 1, bidi)
-  h0 = jnp.zeros((nd, B, H)); c0 = h0
-  wt = jnp.asarray(rng.standard_normal((B, T, nd * H)), jnp.float32)
-  cud = lambda w, x: rnn.lstm(x, h0, c0, w, n, D, H, 1, 0.0, bidi)[0]
-  ref = lambda w, x: ref_fn(x, h0, c0, w, n, bidi)[0]
-  mask = (jnp.arange(T)[None, :] < n[:, None])[:, :, None]
-  y_c = jax.jit(cud)(w, x) * mask; y_r = jax.jit(ref)(w, x) * mask
-  print(f"bidi={bidi} primal |y_cudnn - y_ref| {float(jnp.abs(y_c - y_r).max()):.2e}")
-  yv, vjp = jax.vjp(jax.jit(cud), w, x)
-  print(f"  y from vjp vs primal {float(jnp.abs(yv * mask - y_c).max()):.2e}")
-  loss = lambda f: (lambda w, x: jnp.sum(f(w, x) * mask * wt))
-  gc = jax.jit(jax.grad(loss(cud), argnums=(0, 1)))(w, x)
-  gr = jax.jit(jax.grad(loss(ref), argnums=(0, 1)))(w, x)
-  for name, a, b in zip(("dw", "dx"), gc, gr):
-    print(f"  {name} max abs diff {float(jnp.abs(a - b).max()):.2e} (scale {float(jnp.abs(b).max()):.2e})")
-  # Full lengths
-  nf = jnp.full((B,), T, jnp.int32)
-  cudf = lambda w, x: rnn.lstm(x, h0, c0, w, nf, D, H, 1, 0.0, bidi)[0]
-  reff = lambda w, x: ref_fn(x, h0, c0, w, nf, bidi)[0]
-  gc = jax.jit(jax.grad(lambda w, x: jnp.sum(cudf(w, x) * wt), argnums=(0, 1)))(w, x)
-  gr = jax.jit(jax.grad(lambda w, x: jnp.sum(reff(w, x) * wt), argnums=(0, 1)))(w, x)
-  print(f"  full lengths: dw diff {float(jnp.abs(gc[0] - gr[0]).max()):.2e} dx diff {float(jnp.abs(gc[1] - gr[1]).max()):.2e}")
- except Exception:
-  traceback.print_exc(limit=2)
+def reference(x, h_0, c_0, w, lengths, *, input_size, hidden_size, num_layers, dropout,
+              bidirectional):
+  parts = rnn.unpack_lstm_weights(w, input_size, hidden_size, num_layers, bidirectional)
+  return rnn.lstm_ref(x, h_0, c_0, *parts, lengths, input_size, hidden_size, num_layers,
+                      dropout, bidirectional)
 
-# our layer, with and without platform_dependent
-params = lstm.init_params(jax.random.PRNGKey(2), D, H, 1)
-layer = params["layers"][0]
-xt = jnp.transpose(x, (1, 0, 2))
-wt = jnp.asarray(rng.standard_normal((T, B, 2, H)), jnp.float32)
-def ours(p, impl):
-  return jnp.sum(lstm.bilstm(p, x, n, scan_impl=impl) * wt.transpose(1, 0, 2, 3).reshape(B, T, 2 * H))
-g_scan = jax.jit(jax.grad(ours), static_argnums=1)(params, "custom_vjp")
-g_cud = jax.jit(jax.grad(ours), static_argnums=1)(params, "cudnn")
-print("ours platform_dependent grads diff", jax.tree_util.tree_map(lambda a, b: f"{float(jnp.abs(a - b).max()):.1e}", g_cud, g_scan))
-direct = lambda p, x, n, fallback: cudnn_lstm.cudnn_layer(p, x, n)
-cudnn_lstm.layer = direct
-g_dir = jax.jit(jax.grad(ours), static_argnums=1)(params, "cudnn")
-print("ours direct cudnn grads diff", jax.tree_util.tree_map(lambda a, b: f"{float(jnp.abs(a - b).max()):.1e}", g_dir, g_scan))
+
+def call(kernel, x, w):
+  kw = dict(input_size=D, hidden_size=H, num_layers=1, dropout=0.0, bidirectional=True)
+  return kernel(x, h0, h0, w, n, **kw)[0]
+
+
+mask = (jnp.arange(T)[None, :] < n[:, None])[:, :, None]
+x_tbd = jnp.transpose(x_btd, (1, 0, 2))
+# name -> (function of (kernel, flat weights, x), the x it takes)
+VARIANTS = {
+    "x from args, y used as is": (lambda k, w, x: call(k, x, w) * mask, x_btd),
+    "x time-major arg, transposed in": (
+        lambda k, w, x: call(k, jnp.transpose(x, (1, 0, 2)), w) * mask, x_tbd),
+    "y transposed out (time-major result)": (
+        lambda k, w, x: jnp.transpose(call(k, x, w) * mask, (1, 0, 2)), x_btd),
+    "our cudnn_layer (time-major)": (
+        lambda k, w, x: cudnn_lstm.cudnn_layer(_layer(w), x, n, lstm_fn=k)[0], x_tbd),
+}
+if hasattr(cudnn_lstm, "cudnn_layer_batch_major"):
+  VARIANTS["our cudnn_layer_batch_major"] = (
+      lambda k, w, x: cudnn_lstm.cudnn_layer_batch_major(_layer(w), x, n, lstm_fn=k)[0], x_btd)
+
+
+def _layer(w):
+  """Our layer params from cuDNN's flat vector (the inverse of pack_weights, b_hh dropped)."""
+  w_ih, w_hh, b_ih, b_hh = rnn.unpack_lstm_weights(w, D, H, 1, True)
+  return {"w_ih": jnp.stack([w_ih[d].T for d in range(2)]),
+          "w_hh": jnp.stack([w_hh[d].T for d in range(2)]),
+          "b": jnp.stack([b_ih[d] + b_hh[d] for d in range(2)])}
+
+
+def _cotangent(out):
+  return jnp.sin(jnp.arange(out.size, dtype=jnp.float32)).reshape(out.shape)
+
+
+for name, (fn, x_arg) in VARIANTS.items():
+  try:
+    results = []
+    for kernel in (rnn.lstm, reference):
+      loss = lambda w, x: jnp.sum(fn(kernel, w, x) * _cotangent(fn(kernel, w, x)))
+      plain = jax.jit(lambda w, x: fn(kernel, w, x))(w0, x_arg)
+      value, grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(w0, x_arg)
+      results.append((plain, value, grads))
+    (p_c, v_c, g_c), (p_r, v_r, g_r) = results
+    diff = lambda a, b: float(jnp.abs(a - b).max())
+    ok = diff(p_c, p_r) < 1e-4 and abs(v_c - v_r) < 1e-3 and all(
+        diff(a, b) < 1e-3 * max(1.0, float(jnp.abs(b).max())) for a, b in zip(g_c, g_r))
+    print(f"{'PASS' if ok else 'FAIL'} {name}: forward {diff(p_c, p_r):.1e}, loss "
+          f"{abs(float(v_c - v_r)):.1e}, dw {diff(g_c[0], g_r[0]):.1e}, dx {diff(g_c[1], g_r[1]):.1e}")
+  except Exception:  # pylint: disable=broad-except
+    print(f"ERROR {name}")
+    traceback.print_exc(limit=3)
+
+# The whole stack: scan_impl="cudnn" against the scan, two layers, through lstm.bilstm.
+params = lstm.init_params(jax.random.PRNGKey(2), D, H, 2)
+weights = jnp.asarray(rng.standard_normal((B, T, 2 * H)), jnp.float32)
+grad = jax.jit(jax.grad(lambda p, impl: jnp.sum(lstm.bilstm(p, x_btd, n, scan_impl=impl)
+                                                 * weights)), static_argnums=1)
+try:
+  diffs = jax.tree_util.tree_map(lambda a, b: float(jnp.abs(a - b).max()),
+                                 grad(params, "cudnn"), grad(params, "custom_vjp"))
+  worst = max(jax.tree_util.tree_leaves(diffs))
+  print(f"{'PASS' if worst < 1e-3 else 'FAIL'} bilstm scan_impl=cudnn vs custom_vjp: {diffs}")
+except Exception:  # pylint: disable=broad-except
+  print("ERROR bilstm")
+  traceback.print_exc(limit=3)
