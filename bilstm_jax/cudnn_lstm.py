@@ -24,13 +24,52 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax._src.lib.mlir import ir
 from jax.experimental import rnn
+from jax.interpreters import mlir
 
 
 def cuda_available() -> bool:
   """Whether this jaxlib can lower jax.experimental.rnn to cuDNN (a CUDA plugin is installed)."""
   return rnn.gpu_rnn is not None and hasattr(rnn.gpu_rnn,
                                              "compute_rnn_workspace_reserve_space_sizes")
+
+
+def pin_row_major(lowering):
+  """A lowering rule whose custom call has row-major operand and result layouts.
+
+  jaxlib's cuDNN RNN lowering emits its custom call without layouts, so XLA may hand it the
+  layout of a neighbouring transpose; cuDNN then reads and writes buffers in an order XLA does
+  not expect. (On an H200 our time-major layer got wrong gradients that way while rnn.lstm
+  alone was right; see experiments/cudnn_gpu_check.py.)
+  """
+  def rule(ctx, *args, **params):
+    results = lowering(ctx, *args, **params)
+    op = results[0].owner
+    op = getattr(op, "operation", op)
+    row_major = lambda values: ir.ArrayAttr.get([
+        ir.DenseIntElementsAttr.get(np.arange(ir.RankedTensorType(v.type).rank - 1, -1, -1,
+                                              dtype=np.int64), type=ir.IndexType.get())
+        for v in values])
+    op.attributes["operand_layouts"] = row_major(op.operands)
+    op.attributes["result_layouts"] = row_major(op.results)
+    return results
+  return rule
+
+
+_PINNED = []
+
+
+def pin_cudnn_layouts() -> None:
+  """Re-registers jax.experimental.rnn's CUDA lowerings with row-major layouts (once)."""
+  if _PINNED or not cuda_available():
+    return
+  mlir.register_lowering(rnn.rnn_fwd_p, pin_row_major(rnn.gpu_rnn.cudnn_rnn_lowering),
+                         platform="cuda")
+  mlir.register_lowering(rnn.rnn_bwd_p, pin_row_major(rnn.gpu_rnn.cudnn_rnn_bwd_lowering),
+                         platform="cuda")
+  _PINNED.append(True)
 
 
 def pack_weights(layer: dict) -> jax.Array:
@@ -80,5 +119,6 @@ def layer(layer_params: dict, x_TxBxD: jax.Array, lengths_B: jax.Array, fallback
   """cuDNN on CUDA devices, `fallback` (same arguments and contract: our scan) elsewhere."""
   if not cuda_available():
     return fallback(layer_params, x_TxBxD, lengths_B)
+  pin_cudnn_layouts()
   return jax.lax.platform_dependent(layer_params, x_TxBxD, lengths_B, cuda=cudnn_layer,
                                     default=fallback)

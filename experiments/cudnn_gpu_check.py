@@ -6,7 +6,8 @@ cudnn_layer (time-major transposes around the call) had wrong loss and gradients
 value_and_grad although its plain forward was right. Each variant below is the same function
 computed with cuDNN and with rnn.lstm_ref (pure JAX); a variant passes when loss and gradients
 agree. Suspect: the custom call has no operand/result layouts, and XLA hands it the layouts
-of the transposes next to it. Run from the repository root: PYTHONPATH=. python3 <this file>
+of the transposes next to it; so every variant runs twice, without and with the layouts
+pinned to row-major (cudnn_lstm.pin_cudnn_layouts). Run from the repository root: PYTHONPATH=. python3 <this file>
 """
 import traceback
 
@@ -67,7 +68,13 @@ def _cotangent(out):
   return jnp.sin(jnp.arange(out.size, dtype=jnp.float32)).reshape(out.shape)
 
 
-for name, (fn, x_arg) in VARIANTS.items():
+def check_variants(label):
+  print(f"-- {label}")
+  for name, (fn, x_arg) in VARIANTS.items():
+    _check(name, fn, x_arg)
+
+
+def _check(name, fn, x_arg):
   try:
     results = []
     for kernel in (rnn.lstm, reference):
@@ -85,7 +92,11 @@ for name, (fn, x_arg) in VARIANTS.items():
     print(f"ERROR {name}")
     traceback.print_exc(limit=3)
 
-# The whole stack: scan_impl="cudnn" against the scan, two layers, through lstm.bilstm.
+check_variants("jaxlib's lowering (no layouts on the custom call)")
+cudnn_lstm.pin_cudnn_layouts()
+check_variants("custom call pinned to row-major layouts (cudnn_lstm.pin_cudnn_layouts)")
+
+# The whole stack (pinned): scan_impl="cudnn" against the scan, two layers, through lstm.bilstm.
 params = lstm.init_params(jax.random.PRNGKey(2), D, H, 2)
 weights = jnp.asarray(rng.standard_normal((B, T, 2 * H)), jnp.float32)
 grad = jax.jit(jax.grad(lambda p, impl: jnp.sum(lstm.bilstm(p, x_btd, n, scan_impl=impl)

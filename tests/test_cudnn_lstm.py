@@ -99,3 +99,29 @@ def test_other_dtypes_get_one_clear_error():
     lstm.bilstm(params, x, lengths, scan_impl="cudnn", compute_dtype=jnp.bfloat16)
   with pytest.raises(ValueError, match="unknown scan_impl 'fast'; allowed: .*cudnn"):
     lstm.bilstm(params, x, lengths, scan_impl="fast")
+
+
+def test_pinned_lowering_gives_its_custom_call_row_major_layouts():
+  """The wrapper around jaxlib's cuDNN lowering, on a probe custom call that lowers on CPU."""
+  from jax._src import core  # pylint: disable=import-outside-toplevel
+  from jax._src.lib.mlir import ir  # pylint: disable=import-outside-toplevel
+  from jax._src.lib.mlir.dialects import hlo  # pylint: disable=import-outside-toplevel
+  from jax.interpreters import mlir  # pylint: disable=import-outside-toplevel
+
+  probe = core.Primitive("bilstm_layout_probe")
+  probe.def_abstract_eval(lambda x: x)
+
+  def lowering(ctx, x):
+    del ctx
+    return hlo.CustomCallOp(
+        [x.type], [x], call_target_name=ir.StringAttr.get("bilstm_layout_probe"),
+        has_side_effect=ir.BoolAttr.get(False),
+        api_version=ir.IntegerAttr.get(ir.IntegerType.get_signless(32), 4),
+        called_computations=ir.ArrayAttr.get([]), backend_config=ir.DictAttr.get({})).results
+
+  mlir.register_lowering(probe, cudnn_lstm.pin_row_major(lowering))
+  text = jax.jit(lambda x: jnp.transpose(probe.bind(jnp.transpose(x, (2, 0, 1))) * 2.0)).lower(
+      jnp.ones((2, 3, 4))).as_text()
+  (line,) = [line for line in text.splitlines() if "bilstm_layout_probe" in line]
+  assert "operand_layouts = [dense<[2, 1, 0]>" in line
+  assert "result_layouts = [dense<[2, 1, 0]>" in line
