@@ -21,6 +21,11 @@ ours_rows=()
 for spec in ${OURS:-}; do
   ours_rows+=(--ours "$spec")
 done
+# The cuDNN path joins the timed rows only once its GPU check passes on this machine.
+PYTHONPATH=.${PYTHONPATH:+:$PYTHONPATH} timeout 180 "$python" experiments/cudnn_gpu_check.py \
+    >"$out/cudnn_check.log" 2>&1
+grep "^PASS\|^FAIL\|^ERROR\|^--" "$out/cudnn_check.log"
+grep -q "^PASS bilstm" "$out/cudnn_check.log" && ours_rows+=(--ours scan_impl=cudnn)
 status=0
 for shape in small default deep long; do
   systems=$peers
