@@ -27,6 +27,7 @@ class BiLSTM(nn.Module):
   dropout_rate: float = 0.0
   compute_dtype: Any = jnp.float32
   unroll: int = 1
+  scan_impl: str = "custom_vjp"
 
   @nn.compact
   def __call__(self, x_BxTxD, lengths_B, *, train: bool):
@@ -38,7 +39,8 @@ class BiLSTM(nn.Module):
     return lstm.bilstm(params, x_BxTxD, lengths_B, self.merge_mode,
                        dropout_rate=self.dropout_rate if use_dropout else 0.0,
                        dropout_rng=self.make_rng("dropout") if use_dropout else None,
-                       compute_dtype=self.compute_dtype, return_state=True, unroll=self.unroll)
+                       compute_dtype=self.compute_dtype, return_state=True, unroll=self.unroll,
+                       scan_impl=self.scan_impl)
 
 
 class CharWordEncoder(nn.Module):
@@ -151,12 +153,12 @@ def build_model(model_cfg, info: dict, word_vectors=None) -> nn.Module:
   core = BiLSTM(units=model_cfg.units, num_layers=model_cfg.num_layers,
                 bidirectional=model_cfg.bidirectional, merge_mode=model_cfg.merge,
                 dropout_rate=model_cfg.dropout, compute_dtype=compute_dtype,
-                unroll=model_cfg.unroll)
+                unroll=model_cfg.unroll, scan_impl=model_cfg.scan_impl)
   chars = None
   if model_cfg.char_units:
     chars = CharWordEncoder(info["char_vocab_size"], model_cfg.char_embed_dim,
                             BiLSTM(units=model_cfg.char_units, compute_dtype=compute_dtype,
-                                   unroll=model_cfg.unroll))
+                                   unroll=model_cfg.unroll, scan_impl=model_cfg.scan_impl))
   extra = {}
   if word_vectors is not None:
     table = jnp.asarray(word_vectors, jnp.float32)
@@ -190,6 +192,12 @@ def check_model_config(model_cfg, info: dict | None = None) -> None:
   if model_cfg.compute_dtype not in ("float32", "bfloat16", "float16"):
     raise ConfigError(f"config key model.compute_dtype: {model_cfg.compute_dtype!r}; allowed: "
                      "float32, bfloat16, float16")
+  if model_cfg.scan_impl not in lstm.SCAN_IMPLS:
+    raise ConfigError(f"config key model.scan_impl: {model_cfg.scan_impl!r}; allowed: "
+                      f"{', '.join(lstm.SCAN_IMPLS)}")
+  if model_cfg.scan_impl == "cudnn" and model_cfg.compute_dtype != "float32":
+    raise ConfigError("config key model.scan_impl='cudnn' runs float32 only; got "
+                      f"model.compute_dtype={model_cfg.compute_dtype!r}")
   if not isinstance(model_cfg.char_units, int) or model_cfg.char_units < 0:
     raise ConfigError("config key model.char_units must be 0 (no character encoder) or a "
                       f"positive integer, got {model_cfg.char_units!r}")

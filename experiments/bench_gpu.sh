@@ -14,6 +14,11 @@ out=${1:?usage: bench_gpu.sh OUT_DIR [SECONDS_PER_SHAPE]}
 limit=${2:-150}
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false KERAS_BACKEND=jax
+# XLA's Triton GEMM autotuning cost ~10 s per jitted program on an H200: the default shape's
+# check (five systems, two programs each) ran 124 s, and no shape but the smallest finished in
+# its limit; with cuBLAS GEMMs the same check took under 20 s. The same flag for every JAX row (ours, Flax,
+# Keras); PyTorch does not read it. Set XLA_FLAGS yourself to time another choice.
+export XLA_FLAGS=${XLA_FLAGS---xla_gpu_enable_triton_gemm=false}
 python=${PYTHON:-python3}
 peers=ours,flax_optimized
 "$python" -c "import torch" 2>/dev/null && peers+=,torch

@@ -1,13 +1,15 @@
 """On a CUDA GPU: which arrangement around jax.experimental.rnn's cuDNN call gives right gradients.
 
-H200, jax 0.11.2 (2026-11-26): rnn.lstm alone (batch-first x straight from the arguments)
-matched lstm_ref in outputs and gradients, uni and bidirectional, ragged lengths; our
-cudnn_layer (time-major transposes around the call) had wrong loss and gradients under
-value_and_grad although its plain forward was right. Each variant below is the same function
-computed with cuDNN and with rnn.lstm_ref (pure JAX); a variant passes when loss and gradients
-agree. Suspect: the custom call has no operand/result layouts, and XLA hands it the layouts
-of the transposes next to it; so every variant runs twice, without and with the layouts
-pinned to row-major (cudnn_lstm.pin_cudnn_layouts). Run from the repository root: PYTHONPATH=. python3 <this file>
+Each variant below is the same function computed with cuDNN and with rnn.lstm_ref (pure JAX);
+a variant passes when outputs, loss and gradients agree. Every variant runs twice: with
+jaxlib's own lowering and with the custom calls pinned to row-major layouts
+(cudnn_lstm.pin_cudnn_layouts, which scan_impl="cudnn" always applies). Last, the whole stack
+(two layers through lstm.bilstm) is compared with the scan.
+
+H200, jax 0.11.2 (2026-11-26, second GPU session): jaxlib's lowering fails every
+arrangement with a transpose next to the call (XLA hands the layout-less custom call the
+transpose's layout); pinned, all five arrangements and the whole stack pass (gradients within
+1e-6). Run from the repository root: PYTHONPATH=. python3 <this file>
 """
 import traceback
 

@@ -72,11 +72,40 @@ def test_pooling_reads_valid_steps_only():
     ("num_layers", -1, r"model.num_layers must be a positive integer"),
     ("cell", "gru", r"model.cell: unknown cell 'gru'; allowed: lstm"),
     ("pooling", "attn", r"model.pooling: unknown pooling 'attn'; allowed: final, mean, max"),
+    ("scan_impl", "cuda", r"model.scan_impl: 'cuda'; allowed: custom_vjp, autodiff, cudnn"),
 ])
 def test_bad_model_config_is_one_clear_error(key_name, value, message):
   with pytest.raises(ConfigError, match=message):
     models.build_model(_model_cfg(**{key_name: value}),
                        {"task": "tagging", "vocab_size": 5, "num_classes": 2})
+
+
+def test_cudnn_scan_impl_refuses_a_low_precision_compute_dtype():
+  with pytest.raises(ConfigError, match=r"model.scan_impl='cudnn' runs float32 only; got "
+                                        r"model.compute_dtype='bfloat16'"):
+    models.build_model(_model_cfg(scan_impl="cudnn", compute_dtype="bfloat16"),
+                       {"task": "tagging", "vocab_size": 5, "num_classes": 2})
+
+
+@pytest.mark.parametrize("scan_impl", ["autodiff", "cudnn"])
+def test_every_scan_impl_gives_the_default_model_outputs_and_gradients(key, scan_impl):
+  """On CPU 'cudnn' is the custom_vjp scan (its GPU check is experiments/cudnn_gpu_check.py)."""
+  info = {"task": "tagging", "vocab_size": 10, "num_classes": 3}
+  inputs, lengths = _inputs()
+  models_by_impl = {impl: models.build_model(_model_cfg(num_layers=2, scan_impl=impl), info)
+                    for impl in ("custom_vjp", scan_impl)}
+  params = models_by_impl["custom_vjp"].init(key, inputs, lengths)["params"]
+
+  def loss(params, impl):
+    logits = models_by_impl[impl].apply({"params": params}, inputs, lengths)
+    return jnp.sum(jnp.sin(logits))
+
+  for impl in models_by_impl:
+    assert models_by_impl[impl].encoder.lstm.scan_impl == impl
+  want, got = (jax.value_and_grad(loss)(params, impl) for impl in ("custom_vjp", scan_impl))
+  np.testing.assert_allclose(got[0], want[0], rtol=1e-5)
+  jax.tree_util.tree_map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6),
+                         got[1], want[1])
 
 
 def test_params_hold_the_core_layout(key):
