@@ -38,6 +38,9 @@ def base_config() -> ml_collections.ConfigDict:
   # Character input for model.char_units (text only): each token's first ceil(W/2) and last
   # floor(W/2) characters when it is longer than W; 0 feeds word ids alone.
   config.data.max_word_chars = 0
+  # With data.lowercase: spell the characters from the tokens as written, so the word
+  # embeddings share one row per lowercased word while the character encoder still sees case.
+  config.data.chars_keep_case = False
   # Speech features (tf.signal), cached on disk once per setting.
   config.data.features = "logmel"  # logmel | mfcc
   config.data.sample_rate = 16000  # expected rate; others are resampled or refused

@@ -59,6 +59,25 @@ def test_text_task_with_chars_feeds_word_id_then_characters(tmp_path):
     text.load_text_task(cfg, None)
 
 
+@pytest.mark.parametrize("keep_case", [False, True])
+def test_lowercased_words_spell_their_characters_as_written_with_chars_keep_case(tmp_path,
+                                                                               keep_case):
+  cfg = _conll(tmp_path)
+  cfg.max_word_chars, cfg.lowercase, cfg.chars_keep_case = 4, True, keep_case
+  splits, info = text.load_text_task(cfg, str(tmp_path / "run"))
+  token_index = {t: i for i, t in enumerate(info["token_names"])}
+  assert "The" not in token_index and "the" in token_index  # the words are lowercased either way
+  with open(tmp_path / "run" / chars.CHARS_FILE) as f:
+    saved = json.load(f)
+  char_index = {ch: i for i, ch in enumerate(saved["names"])}
+  assert saved["settings"]["lowercase"] is not keep_case
+  assert ("T" in char_index) is keep_case and ("A" in char_index) is keep_case
+  the_row = splits["val"].inputs[0][0]  # "The" in the dev split
+  assert the_row[0] == token_index["the"]
+  spelled = "The" if keep_case else "the"
+  assert the_row[1:].tolist() == [char_index[ch] for ch in spelled] + [chars.PAD_ID]
+
+
 def test_word_dropout_with_chars_drops_word_ids_only():
   rng = np.random.default_rng(0)
   inputs = rng.integers(2, 9, size=(4, 5, 3)).astype(np.int32)

@@ -139,10 +139,15 @@ def load_text_task(data_cfg, workdir: str | None) -> tuple[dict[str, ArrayDatase
       lambda: vocab.build_labels(train_labels, data_cfg.unseen_label == "oov"))
 
   max_chars = chars.check_max_word_chars(data_cfg.max_word_chars)
-  char_names = []
+  char_names, spelled = [], tokens
   if max_chars:
-    char_names = vocab.load_or_build(workdir, chars.CHARS_FILE, {"lowercase": data_cfg.lowercase},
-                                     lambda: chars.build_char_vocab(tokens["train"]))
+    # The characters' own casing: as the words', or as written (data.chars_keep_case).
+    chars_lowercase = data_cfg.lowercase and not data_cfg.chars_keep_case
+    if chars_lowercase != data_cfg.lowercase:
+      spelled = {split: _tokens(split, exs, task, lowercase=False)
+                 for split, exs in examples.items()}
+    char_names = vocab.load_or_build(workdir, chars.CHARS_FILE, {"lowercase": chars_lowercase},
+                                     lambda: chars.build_char_vocab(spelled["train"]))
   char_index = {ch: i for i, ch in enumerate(char_names)}
 
   token_index = {t: i for i, t in enumerate(token_names)}
@@ -152,7 +157,7 @@ def load_text_task(data_cfg, workdir: str | None) -> tuple[dict[str, ArrayDatase
     inputs = [vocab.encode_tokens(t, token_index, data_cfg.max_tokens) for t in tokens[split]]
     if max_chars:
       inputs = [chars.with_chars(ids, t, char_index, max_chars)
-                for ids, t in zip(inputs, tokens[split], strict=True)]
+                for ids, t in zip(inputs, spelled[split], strict=True)]
     if task == "tagging":
       labels = [np.array(vocab.label_ids(ex.label, label_index, split, ex.where)[:len(x)],
                          np.int32) for ex, x in zip(exs, inputs, strict=True)]
