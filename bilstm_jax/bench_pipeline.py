@@ -42,8 +42,8 @@ def measure(config, num_steps: int, repeats: int = 3) -> dict:
   model = models.build_model(config.model, info)
   tx, schedule = train.make_optimizer(config.optim, config.schedule, config.total_steps)
   init_rng, dropout_rng = jax.random.split(jax.random.PRNGKey(config.seed))
-  state = jax.jit(lambda r: train.create_train_state(model, tx, r, stream.batch(0)),
-                  out_shardings=parallel.replicated(mesh))(init_rng)
+  state = train.init_train_state(model, tx, init_rng, stream.batch(0), parallel.replicated(mesh),
+                                 jitted=models.num_cores(config.model) == 1)
   p_train_step = jax.jit(lambda s, b, r: train.train_step(s, b, r, schedule))
 
   def fed(step):

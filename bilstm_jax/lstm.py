@@ -85,8 +85,9 @@ def init_params(key: Array, input_size: int, units: int, num_layers: int = 1, *,
   in_size = input_size
   k_ih_all, k_hh_all = jax.random.split(key)
   # Orthogonal [H, 4H] recurrent kernels (Keras' init), every layer and direction in ONE
-  # vmapped QR: two QRs in one jitted computation deadlock XLA:CPU (jax 0.10), and a user
-  # may well jit this function.
+  # vmapped QR: two QRs in one jitted computation can deadlock XLA:CPU (jax 0.10), and a user
+  # may well jit this function. Two calls of it in one program (a model with a character
+  # encoder) still can, at some sizes: train.init_train_state initialises those op by op.
   orth = jax.nn.initializers.orthogonal()
   w_hh_all = jax.vmap(lambda k: orth(k, (hidden, gates), dtype))(
       jax.random.split(k_hh_all, num_layers * num_dirs)).reshape(

@@ -7,7 +7,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from bilstm_jax import config_loading, host_memory, preemption, run_files
+from bilstm_jax import config_loading, host_memory, preemption, run_files, workdir_lock
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Task config file, e.g. configs/synthetic.py[:smoke]", lock_config=True)
@@ -32,6 +32,9 @@ def main(argv, config_defaults: dict | None = None):
                                        config_defaults=config_defaults)
   except config_loading.ConfigError as err:
     sys.exit(f"bilstm-train: error: {err}")
+  except workdir_lock.WorkdirBusy as err:
+    print(f"bilstm-train: error: {err}", file=sys.stderr, flush=True)
+    sys.exit(workdir_lock.EXIT_BUSY)
   if results is None:
     print(f"bilstm-train: stopped by {stop.signal_name} with a checkpoint in {_WORKDIR.value}; "
           f"exit {preemption.EXIT_PREEMPTED} (rerun the same command to resume)", flush=True)

@@ -171,6 +171,12 @@ def build_model(model_cfg, info: dict, word_vectors=None) -> nn.Module:
                     merge_mode=model_cfg.merge, output_dropout=model_cfg.output_dropout)
 
 
+def num_cores(model_cfg) -> int:
+  """How many Bi-LSTM cores (`lstm.init_params` calls) build_model makes: the word or frame
+  core, plus the character encoder's."""
+  return 1 + bool(model_cfg.char_units)
+
+
 def check_model_config(model_cfg, info: dict | None = None) -> None:
   """One clear error per bad model field, naming the config key and what is allowed; with the
   dataset's `info`, also the fields that must agree with the data."""

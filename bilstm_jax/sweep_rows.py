@@ -6,40 +6,27 @@ exec_row; the table lists each row's run_status.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shlex
 import sys
 import time
 
-from bilstm_jax import preemption, run_files, writer
+from bilstm_jax import preemption, run_files, workdir_lock, writer
 from bilstm_jax import sweep as sweep_lib
 
 LOCK_FILE = ".lock"
 EXIT_FILE = "exit_status.json"
 LOG_FILE = "train.log"
-EXIT_LOCKED = 73  # another launcher holds this row's lock; nothing was run
+EXIT_LOCKED = workdir_lock.EXIT_BUSY  # another launcher holds this row's lock; nothing was run
 
 
 # --- One row (both backends) ----------------------------------------------------------------
 
 def try_lock(workdir: str):
-  """An open fd holding an exclusive flock on workdir/.lock, or None if another holds it.
-
-  flock (not a lock file created with O_EXCL) because the kernel drops it when the holder dies,
-  so a crashed launcher never leaves a stale lock behind.
-  """
-  os.makedirs(workdir, exist_ok=True)
-  fd = os.open(os.path.join(workdir, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
-  try:
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-  except BlockingIOError:
-    os.close(fd)
-    return None
-  os.ftruncate(fd, 0)
-  os.write(fd, f"{os.uname().nodename} {os.getpid()}\n".encode())
-  return fd
+  """An open fd holding an exclusive flock on workdir/.lock, or None if another launcher holds
+  it (released by the kernel when the holder dies: workdir_lock)."""
+  return workdir_lock.try_flock(os.path.join(workdir, LOCK_FILE))
 
 
 def is_locked(workdir: str) -> bool:

@@ -14,7 +14,8 @@ import optax
 from flax.training import train_state
 from jax.experimental import multihost_utils
 
-from bilstm_jax import checkpoint, data, evaluate, metrics, models, parallel, run_files, writer
+from bilstm_jax import (checkpoint, data, evaluate, metrics, models, parallel, run_files,
+                        workdir_lock, writer)
 from bilstm_jax.config_loading import ConfigError
 
 TrainState = train_state.TrainState
@@ -49,6 +50,24 @@ def make_optimizer(optim_cfg, schedule_cfg, total_steps: int):
 def create_train_state(model, tx, rng, batch) -> TrainState:
   variables = model.init({"params": rng}, batch["inputs"], batch["lengths"], train=False)
   return TrainState.create(apply_fn=model.apply, params=variables["params"], tx=tx)
+
+
+def init_train_state(model, tx, rng, batch, sharding, *, jitted: bool = True) -> TrainState:
+  """create_train_state placed with `sharding` (every process holds the same global state).
+
+  jitted=False initialises op by op, for models with more than one Bi-LSTM core (a character
+  encoder): XLA:CPU (jax 0.10.2) deadlocks running one program that holds two of
+  `lstm.init_params`' orthogonal QRs at some sizes (e.g. 256 and 64 units; 128 and 64 runs),
+  and a hung init never errors. Op by op, each QR is a program of its own. The two paths draw
+  different bits (XLA fuses the jitted initialisers differently), so a run keeps the path its
+  config implies (see models.num_cores).
+  """
+  if jitted:
+    return jax.jit(lambda r: create_train_state(model, tx, r, batch), out_shardings=sharding)(rng)
+  state = create_train_state(model, tx, rng, batch)
+  return jax.tree_util.tree_map(
+      lambda x: jax.make_array_from_callback(np.shape(x), sharding,
+                                             lambda index, x=np.asarray(x): x[index]), state)
 
 
 def train_step(state: TrainState, batch, rng, schedule):
@@ -149,7 +168,14 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
     return done
   _check_loop_config(config)
   models.check_model_config(config.model)  # before the data layer writes vocab files
+  if not is_main:  # the other processes of a multi-process job share process 0's run dir
+    return _train(config, workdir, should_stop, config_defaults, is_main)
+  with workdir_lock.hold_trainer_lock(workdir):  # WorkdirBusy if another trainer is in it
+    return _train(config, workdir, should_stop, config_defaults, is_main)
 
+
+def _train(config, workdir: str, should_stop, config_defaults, is_main: bool):
+  """train_and_evaluate past its checks, holding the run directory's lock."""
   # --- Data -------------------------------------------------------------------------------
   splits, info = data.get_datasets(config.data, workdir if is_main else None)
   mesh = parallel.make_mesh()
@@ -172,8 +198,8 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
   rng = jax.random.PRNGKey(config.seed)
   init_rng, dropout_rng = jax.random.split(rng)
   # Created under jit with replicated outputs, so every process holds the same global state.
-  state = jax.jit(lambda r: create_train_state(model, tx, r, stream.batch(0)),
-                  out_shardings=parallel.replicated(mesh))(init_rng)
+  state = init_train_state(model, tx, init_rng, stream.batch(0), parallel.replicated(mesh),
+                           jitted=models.num_cores(config.model) == 1)
   p_train_step = jax.jit(lambda s, b, r: train_step(s, b, r, schedule), donate_argnums=0)
   eval_fns = evaluate.make_eval_fns(model.apply)
 

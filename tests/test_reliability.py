@@ -22,9 +22,9 @@ KILL_FLAGS = ["--config.model.units=16", "--config.model.embed_dim=8", "--config
               "--config.batch_size=16"]
 
 
-def _launch(workdir, wandb_mode="disabled"):
+def _launch(workdir, wandb_mode="disabled", flags=tuple(KILL_FLAGS)):
   cmd = [sys.executable, "-m", "bilstm_jax.main", f"--config={CONFIG}", f"--workdir={workdir}",
-         *KILL_FLAGS]
+         *flags]
   return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           env=dict(os.environ, WANDB_MODE=wandb_mode))
 
@@ -165,3 +165,39 @@ def test_metrics_line_cut_short_by_a_kill_is_rewritten(tmp_path):
 def test_unknown_eval_metric_is_a_config_error(tmp_path, bad):
   with pytest.raises(ValueError, match=r"config key eval_metric"):
     train.train_and_evaluate(_smoke_config(eval_metric=bad), str(tmp_path))
+
+
+def test_a_second_trainer_in_a_running_runs_workdir_is_refused_and_the_first_is_untouched(
+    tmp_path):
+  """Two trainers in one workdir would overwrite each other's checkpoints: the second exits
+  EXIT_BUSY (73) with one line naming the holder, before it writes anything."""
+  from bilstm_jax import workdir_lock  # pylint: disable=import-outside-toplevel
+  workdir = tmp_path / "run"
+  # Far more steps than the test waits for: the first is still training whatever the machine.
+  flags = [f for f in KILL_FLAGS if "total_steps" not in f] + ["--config.total_steps=1000000"]
+  first = _launch(workdir, flags=flags)
+  try:
+    assert _wait_for_more_lines(first, workdir / "metrics.jsonl", 0, 300) > 0, \
+        first.stderr.read().decode()[-2000:]
+    config_before = (workdir / "config.json").read_bytes()
+    second = _launch(workdir, flags=flags)
+    _, err = second.communicate(timeout=300)
+    assert second.returncode == workdir_lock.EXIT_BUSY, err.decode()[-2000:]
+    assert f"{workdir} is in use by another bilstm-train" in err.decode()
+    assert f" {first.pid})" in err.decode()  # the holder's host and pid
+    assert (workdir / "config.json").read_bytes() == config_before
+    lines = _count_lines(workdir / "metrics.jsonl")
+    assert first.poll() is None  # the first trains on, undisturbed
+    assert _wait_for_more_lines(first, workdir / "metrics.jsonl", lines, 300) > lines
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=300) == 75  # checkpointed and stopped (preemption's exit)
+  finally:
+    first.kill()
+  # Once the holder has exited its lock is gone: the relaunch resumes and trains on.
+  third = _launch(workdir, flags=flags)
+  try:
+    lines = _count_lines(workdir / "metrics.jsonl")
+    assert _wait_for_more_lines(third, workdir / "metrics.jsonl", lines, 300) > lines, \
+        third.stderr.read().decode()[-2000:]
+  finally:
+    third.kill()

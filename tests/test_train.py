@@ -182,3 +182,35 @@ def test_best_checkpoint_ties_go_to_the_later_step(tmp_path):
   config = _smoke_config(**{"optim.learning_rate": 0.0})
   results = train.train_and_evaluate(config, str(tmp_path / "run"))
   assert results["best_step"] == config.total_steps
+
+
+_CHAR_MODEL_INIT = """
+import jax, numpy as np, optax
+from bilstm_jax import models, parallel, train
+from bilstm_jax.config_loading import apply_overrides, load_config
+config = load_config("configs/ud_pos.py:char")
+apply_overrides(config, {"model.units": 256})  # with char_units 64: two QRs that deadlock jitted
+model = models.build_model(config.model, {"task": "tagging", "vocab_size": 50, "num_classes": 5,
+                                          "char_vocab_size": 20})
+batch = {"inputs": np.ones((4, 6, 1 + config.data.max_word_chars), np.int32),
+         "lengths": np.full((4,), 6, np.int32)}
+state = train.init_train_state(model, optax.adam(1e-3), jax.random.PRNGKey(0), batch,
+                               parallel.replicated(parallel.make_mesh()),
+                               jitted=models.num_cores(config.model) == 1)
+reference = train.create_train_state(model, optax.adam(1e-3), jax.random.PRNGKey(0), batch)
+jax.tree_util.tree_map(np.testing.assert_array_equal, state.params, reference.params)
+print("initialised", models.num_cores(config.model))
+"""
+
+
+def test_a_model_with_a_character_encoder_initialises_instead_of_hanging():
+  """XLA:CPU deadlocks (never errors) on one program holding both cores' orthogonal QRs at
+  these sizes; the trainer initialises such models op by op. In a subprocess with a deadline,
+  so a regression fails this test instead of hanging the suite."""
+  import subprocess  # pylint: disable=import-outside-toplevel
+  import sys  # pylint: disable=import-outside-toplevel
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  done = subprocess.run([sys.executable, "-c", _CHAR_MODEL_INIT], cwd=root, capture_output=True,
+                        text=True, timeout=240, check=False)
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert done.stdout.strip().endswith("initialised 2")
