@@ -4,7 +4,7 @@ Run it (any UD treebank folder, plain or .gz CoNLL-U; without source_dir the TFD
 `universal_dependencies/en_ewt` catalog dataset):
   bilstm-train --config configs/ud_pos.py --workdir runs/ud_pos \\
       --config.data.source_dir=../shared/data/ud_english_ewt
-Expected on 2 CPU cores: ~4 min; test UPOS accuracy ~0.932 word-only (~0.945 `:char`, ~20 min).
+Expected on 2 CPU cores: ~4 min; test UPOS accuracy ~0.932 word-only (~0.95 `:char`, ~12 min).
 Variants: `:smoke`, `:xpos`, `:char` (a character Bi-LSTM word encoder beside the embeddings).
 """
 
@@ -42,6 +42,11 @@ def get_config(arg=None):
   config.schedule.warmup_steps = 200
   config.optim.learning_rate = 2e-3
   if options.get("char"):
+    # Words lowercased, characters as written: case reaches the tagger through the spelling,
+    # and "The"/"the" share one embedding (seed 0, dev / test: 0.9482 / 0.9527 against
+    # 0.9448 / 0.9474 with cased words).
+    config.data.lowercase = True
+    config.data.chars_keep_case = True
     config.data.max_word_chars = 16
     config.model.char_units = 64
     config.model.char_embed_dim = 32
