@@ -8,9 +8,11 @@ import pytest
 from bilstm_jax import sweep, sweep_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# bench.py is a script and _*.py are modules the sweep files import.
+# Scripts, not sweeps (the GPU check runs on import, and only means something on a CUDA GPU);
+# _*.py are modules the sweep files import.
+SCRIPTS = {"bench.py", "cudnn_gpu_check.py"}
 SWEEP_FILES = sorted(p for p in glob.glob(os.path.join(ROOT, "experiments", "*.py"))
-                     if os.path.basename(p) != "bench.py" and not os.path.basename(p)[0] == "_")
+                     if os.path.basename(p) not in SCRIPTS and not os.path.basename(p)[0] == "_")
 
 
 def _grids(path):
