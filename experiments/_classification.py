@@ -1,4 +1,4 @@
-"""The two sentence-classification sweeps every such task gets (trec*.py and sst2*.py use them).
+"""The sentence-classification sweeps every such task gets (trec*.py and sst2*.py use them).
 
 Not a sweep file itself (the leading underscore): the sweep files beside it import it.
 """
@@ -38,5 +38,30 @@ def by_pooling(config: str, task: str, grid: str) -> sweep.Sweep:
       table=sweep.Table(metric="test/accuracy", rows=("model.pooling",),
                         cols=("model.num_layers",) if layers else (),
                         title=f"{task}: test accuracy by pooling"
+                              + ("" if grid == "cpu" else f" ({grid} grid)")),
+  )
+
+
+# Word-only vs words + a character Bi-LSTM over each word, lowercased like the words or as
+# written (the config's words stay lowercased): (data.max_word_chars, model.char_units,
+# data.chars_keep_case).
+ENCODERS = [(0, 0, False), (16, 64, False), (16, 64, True)]
+ENCODER_GRIDS = {"cpu": {"units": [128]}, "paper": {"units": [128, 256]}}
+
+
+def by_encoder(config: str, task: str, grid: str) -> sweep.Sweep:
+  """Rows word-only / words + lowercased characters / words + characters as written, at the
+  config's merge, depth and pooling."""
+  g = sweep.pick_grid(ENCODER_GRIDS, grid)
+  encoders = sweep.zipped(("data.max_word_chars", [w for w, _, _ in ENCODERS]),
+                          ("model.char_units", [u for _, u, _ in ENCODERS]),
+                          ("data.chars_keep_case", [k for _, _, k in ENCODERS]))
+  return sweep.Sweep(
+      config=config,
+      rows=sweep.product(("model.units", g["units"]), encoders, sweep.seeds(3)),
+      table=sweep.Table(metric="test/accuracy", rows=("model.char_units", "data.chars_keep_case"),
+                        cols=("model.units",),
+                        title=f"{task}: test accuracy, word-only (char_units 0) vs words + a "
+                              "character Bi-LSTM, lowercased or as written (chars_keep_case)"
                               + ("" if grid == "cpu" else f" ({grid} grid)")),
   )
