@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -168,9 +169,10 @@ def train_and_evaluate(config, workdir: str, *, should_stop: Callable[[], bool] 
     return done
   _check_loop_config(config)
   models.check_model_config(config.model)  # before the data layer writes vocab files
-  if not is_main:  # the other processes of a multi-process job share process 0's run dir
-    return _train(config, workdir, should_stop, config_defaults, is_main)
-  with workdir_lock.hold_trainer_lock(workdir):  # WorkdirBusy if another trainer is in it
+  # WorkdirBusy if another trainer is in it; the other processes of a multi-process job share
+  # process 0's run dir and lock.
+  lock = workdir_lock.hold_trainer_lock(workdir) if is_main else contextlib.nullcontext()
+  with lock:
     return _train(config, workdir, should_stop, config_defaults, is_main)
 
 
@@ -197,7 +199,7 @@ def _train(config, workdir: str, should_stop, config_defaults, is_main: bool):
     run_files.write_or_check_config(workdir, config, config_defaults)
   rng = jax.random.PRNGKey(config.seed)
   init_rng, dropout_rng = jax.random.split(rng)
-  # Created under jit with replicated outputs, so every process holds the same global state.
+  # Replicated, so every process holds the same global state.
   state = init_train_state(model, tx, init_rng, stream.batch(0), parallel.replicated(mesh),
                            jitted=models.num_cores(config.model) == 1)
   p_train_step = jax.jit(lambda s, b, r: train_step(s, b, r, schedule), donate_argnums=0)
