@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from bilstm_jax import lstm
 from bilstm_jax.config_loading import ConfigError
 
-POOLINGS = ("final", "mean", "max")
+POOLINGS = ("final", "mean", "max", "attention")
 
 
 def _as_array(merged):
@@ -118,15 +118,39 @@ class Classifier(nn.Module):
   @nn.compact
   def __call__(self, inputs, lengths_B, *, train: bool = False):
     outputs, state = self.encoder(inputs, lengths_B, train=train)
-    pooled_BxF = pool(_as_array(outputs), state["h"][-1], lengths_B, self.pooling,
-                      self.merge_mode)
+    if self.pooling == "attention":
+      pooled_BxF = AttentionPool(name="attention")(_as_array(outputs), lengths_B)
+    else:
+      pooled_BxF = pool(_as_array(outputs), state["h"][-1], lengths_B, self.pooling,
+                        self.merge_mode)
     pooled_BxF = nn.Dropout(self.output_dropout)(pooled_BxF, deterministic=not train)
     return nn.Dense(self.num_classes, name="head")(pooled_BxF)
 
 
+class AttentionPool(nn.Module):
+  """Additive self-attention over the valid steps (Yang et al. 2016; Lin et al. 2017):
+  score_t = v . tanh(W y_t + b), a softmax over the valid steps only, and the weighted sum of
+  the outputs. A learned summary instead of a fixed one, so a question's wh-word or a review's
+  verdict can outweigh the rest; 0 for an empty sequence."""
+
+  @nn.compact
+  def __call__(self, y_BxTxF, lengths_B):
+    hidden_BxTxF = jnp.tanh(nn.Dense(y_BxTxF.shape[-1], name="project")(y_BxTxF))
+    score_BxT = nn.Dense(1, use_bias=False, name="score")(hidden_BxTxF)[..., 0]
+    valid_BxT = jnp.arange(y_BxTxF.shape[1])[None, :] < lengths_B[:, None]
+    # Softmax in float32 whatever the compute dtype; masked steps get exactly 0 weight.
+    score_BxT = jnp.where(valid_BxT, score_BxT.astype(jnp.float32), -jnp.inf)
+    top_Bx1 = jnp.max(jnp.where(valid_BxT, score_BxT, -1e30), axis=1, keepdims=True)
+    weight_BxT = jnp.where(valid_BxT, jnp.exp(score_BxT - top_Bx1), 0.0)
+    weight_BxT = weight_BxT / jnp.maximum(jnp.sum(weight_BxT, axis=1, keepdims=True), 1e-30)
+    y_BxTxF = jnp.where(valid_BxT[:, :, None], y_BxTxF, 0)  # 0 x inf would still be nan
+    return jnp.einsum("bt,btf->bf", weight_BxT.astype(y_BxTxF.dtype), y_BxTxF)
+
+
 def pool(y_BxTxF, h_DirxBxH, lengths_B, pooling: str, merge_mode: str):
   """'final': last states merged like the outputs (forward at the last valid step, backward at
-  the first token); 'mean' / 'max' over valid steps only (0 for an empty sequence)."""
+  the first token); 'mean' / 'max' over valid steps only (0 for an empty sequence).
+  'attention' has parameters and lives in AttentionPool."""
   valid_BxTx1 = (jnp.arange(y_BxTxF.shape[1])[None, :] < lengths_B[:, None])[:, :, None]
   if pooling == "final":
     if h_DirxBxH.shape[0] == 1:

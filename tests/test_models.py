@@ -66,6 +66,32 @@ def test_pooling_reads_valid_steps_only():
   assert models.pool(y, h, lengths, "final", "concat").shape == (B, 4)
 
 
+def test_attention_pooling_equals_float64_reference_and_ignores_padding(key):
+  rng = np.random.default_rng(2)
+  y = rng.normal(size=(B, T, 6))
+  lengths = np.array([T, 3, 0])
+  module = models.AttentionPool()
+  params = module.init(key, jnp.asarray(y, jnp.float32), jnp.asarray(lengths))["params"]
+  got = np.asarray(module.apply({"params": params}, jnp.asarray(y, jnp.float32),
+                                jnp.asarray(lengths)))
+  w, b = (np.asarray(params["project"][k], np.float64) for k in ("kernel", "bias"))
+  v = np.asarray(params["score"]["kernel"], np.float64)[:, 0]
+  for i, n in enumerate(lengths):
+    if n == 0:
+      np.testing.assert_array_equal(got[i], 0.0)
+      continue
+    score = np.tanh(y[i, :n] @ w + b) @ v
+    weight = np.exp(score - score.max())
+    weight /= weight.sum()
+    np.testing.assert_allclose(got[i], weight @ y[i, :n], rtol=1e-5, atol=1e-6)
+  # Whatever sits in the padded steps (here inf and huge values) never reaches the result.
+  junk = y.copy()
+  junk[1, 3:] = 1e30
+  junk[2] = np.inf
+  again = module.apply({"params": params}, jnp.asarray(junk, jnp.float32), jnp.asarray(lengths))
+  np.testing.assert_array_equal(np.asarray(again), got)
+
+
 @pytest.mark.parametrize("key_name, value, message", [
     ("merge", "avg", r"model.merge: unknown merge mode 'avg'; allowed: concat, sum, mul, ave"),
     ("units", 0, r"model.units must be a positive integer"),
