@@ -6,8 +6,9 @@ import contextlib
 import hashlib
 import os
 import time
-from typing import Callable
+from typing import Any, Callable
 
+import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,7 +20,27 @@ from bilstm_jax import (checkpoint, data, evaluate, metrics, models, parallel, r
                         workdir_lock, writer)
 from bilstm_jax.config_loading import ConfigError
 
-TrainState = train_state.TrainState
+
+
+class TrainState(train_state.TrainState):
+  """flax's TrainState plus an optional exponential moving average of the parameters.
+
+  `ema_params` is None unless `optim.ema_decay` > 0; it is checkpointed with the rest, so a
+  resumed run continues the same average.
+  """
+  ema_params: Any = flax.struct.field(pytree_node=True, default=None)
+
+
+def check_ema_decay(decay) -> float:
+  if not isinstance(decay, (int, float)) or not 0.0 <= decay < 1.0:
+    raise ConfigError(f"config key optim.ema_decay must be in [0, 1) (0 turns the average off), "
+                      f"got {decay!r}")
+  return float(decay)
+
+
+def eval_params(state: TrainState):
+  """The parameters validation, test and the best checkpoint are judged by."""
+  return state.params if state.ema_params is None else state.ema_params
 
 
 def make_optimizer(optim_cfg, schedule_cfg, total_steps: int):
@@ -48,12 +69,15 @@ def make_optimizer(optim_cfg, schedule_cfg, total_steps: int):
   return optax.chain(*chain, opt), schedule
 
 
-def create_train_state(model, tx, rng, batch) -> TrainState:
+def create_train_state(model, tx, rng, batch, *, ema: bool = False) -> TrainState:
   variables = model.init({"params": rng}, batch["inputs"], batch["lengths"], train=False)
-  return TrainState.create(apply_fn=model.apply, params=variables["params"], tx=tx)
+  params = variables["params"]
+  return TrainState.create(apply_fn=model.apply, params=params, tx=tx,
+                           ema_params=jax.tree_util.tree_map(jnp.copy, params) if ema else None)
 
 
-def init_train_state(model, tx, rng, batch, sharding, *, jitted: bool = True) -> TrainState:
+def init_train_state(model, tx, rng, batch, sharding, *, jitted: bool = True,
+                     ema: bool = False) -> TrainState:
   """create_train_state placed with `sharding` (every process holds the same global state).
 
   jitted=False initialises op by op, for models with more than one Bi-LSTM core (a character
@@ -64,15 +88,27 @@ def init_train_state(model, tx, rng, batch, sharding, *, jitted: bool = True) ->
   config implies (see models.num_cores).
   """
   if jitted:
-    return jax.jit(lambda r: create_train_state(model, tx, r, batch), out_shardings=sharding)(rng)
-  state = create_train_state(model, tx, rng, batch)
+    return jax.jit(lambda r: create_train_state(model, tx, r, batch, ema=ema),
+                   out_shardings=sharding)(rng)
+  state = create_train_state(model, tx, rng, batch, ema=ema)
   return jax.tree_util.tree_map(
       lambda x: jax.make_array_from_callback(np.shape(x), sharding,
                                              lambda index, x=np.asarray(x): x[index]), state)
 
 
-def train_step(state: TrainState, batch, rng, schedule):
-  """One optimizer step; returns the new state and scalar metrics (loss, grad norm, lr)."""
+def update_ema(ema_params, params, step, decay: float):
+  """One step of the parameter average. The decay ramps up as min(decay, (1 + step) / (10 +
+  step)) (TensorFlow's ExponentialMovingAverage with num_updates), so the first steps' random
+  initialisation does not linger in a short run."""
+  rate = jnp.minimum(decay, (1.0 + step) / (10.0 + step)).astype(jnp.float32)
+  return jax.tree_util.tree_map(lambda e, p: (rate * e + (1.0 - rate) * p).astype(e.dtype),
+                                ema_params, params)
+
+
+def train_step(state: TrainState, batch, rng, schedule, ema_decay: float = 0.0):
+  """One optimizer step; returns the new state and scalar metrics (loss, grad norm, lr).
+
+  With a state that carries `ema_params`, the average moves towards the new parameters."""
   dropout_rng = jax.random.fold_in(rng, state.step)
 
   def loss_fn(params):
@@ -82,6 +118,9 @@ def train_step(state: TrainState, batch, rng, schedule):
 
   (loss, sums), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
   new_state = state.apply_gradients(grads=grads)
+  if state.ema_params is not None:
+    new_state = new_state.replace(
+        ema_params=update_ema(state.ema_params, new_state.params, state.step, ema_decay))
   return new_state, {
       "train/loss": loss,
       "train/accuracy": sums["correct_sum"] / jnp.maximum(sums["count"], 1.0),
@@ -194,6 +233,7 @@ def _train(config, workdir: str, should_stop, config_defaults, is_main: bool):
     _say(f"{config.model.word_vectors}: {coverage}")
   model = models.build_model(config.model, info, vectors)
   tx, schedule = make_optimizer(config.optim, config.schedule, config.total_steps)
+  ema_decay = check_ema_decay(config.optim.ema_decay)
   os.makedirs(workdir, exist_ok=True)
   if is_main:
     run_files.write_or_check_config(workdir, config, config_defaults)
@@ -201,8 +241,9 @@ def _train(config, workdir: str, should_stop, config_defaults, is_main: bool):
   init_rng, dropout_rng = jax.random.split(rng)
   # Replicated, so every process holds the same global state.
   state = init_train_state(model, tx, init_rng, stream.batch(0), parallel.replicated(mesh),
-                           jitted=models.num_cores(config.model) == 1)
-  p_train_step = jax.jit(lambda s, b, r: train_step(s, b, r, schedule), donate_argnums=0)
+                           jitted=models.num_cores(config.model) == 1, ema=ema_decay > 0)
+  p_train_step = jax.jit(lambda s, b, r: train_step(s, b, r, schedule, ema_decay),
+                         donate_argnums=0)
   eval_fns = evaluate.make_eval_fns(model.apply)
 
   def run_eval(params, split):
@@ -282,7 +323,7 @@ def _train(config, workdir: str, should_stop, config_defaults, is_main: bool):
       record["train/epoch"] = stream.fractional_epoch(step)
     window = []
     if eval_now:
-      record.update(run_eval(state.params, "val"))
+      record.update(run_eval(eval_params(state), "val"))
       if config.eval_metric not in record:
         raise ConfigError(f"config key eval_metric: {config.eval_metric!r} is not computed; "
                          f"allowed: {', '.join(k for k in record if k.startswith('val/'))}")
@@ -305,7 +346,7 @@ def _train(config, workdir: str, should_stop, config_defaults, is_main: bool):
   best_state, best_meta = ckpts.restore_best(state)
   final = {}
   for split in ("val", "test"):
-    final.update(run_eval(best_state.params, split))
+    final.update(run_eval(eval_params(best_state), split))
   results = {
       "best_step": best_meta["best_step"],
       "best_metric": config.eval_metric,
@@ -315,6 +356,8 @@ def _train(config, workdir: str, should_stop, config_defaults, is_main: bool):
       "wall_time_s": meta["train_time_s"],
       "train_tokens_per_s": meta["train_tokens"] / max(meta["train_time_s"], 1e-9),
       "params_sha256": params_sha256(state.params),
+      **({} if state.ema_params is None else
+         {"ema_params_sha256": params_sha256(state.ema_params)}),
       **provenance,
   }
   if is_main:

@@ -41,8 +41,39 @@ def test_train_step_changes_every_parameter():
   assert all(np.isfinite(float(v)) for v in step_metrics.values())
 
 
-def test_stop_and_resume_equals_uninterrupted_run(tmp_path):
+def test_parameter_average_equals_a_float64_reference():
   config = _smoke_config()
+  splits, info = data.get_datasets(config.data)
+  stream = data.batching.TrainStream(splits["train"], config.batch_size, config.seed)
+  model = models.build_model(config.model, info)
+  tx, schedule = train.make_optimizer(config.optim, config.schedule, config.total_steps)
+  state = train.create_train_state(model, tx, jax.random.PRNGKey(0), stream.batch(0), ema=True)
+  decay = 0.5
+  step = jax.jit(lambda s, b, r: train.train_step(s, b, r, schedule, decay))
+  average = jax.tree_util.tree_map(lambda p: np.asarray(p, np.float64), state.params)
+  for i in range(6):
+    state, _ = step(state, stream.batch(i), jax.random.PRNGKey(1))
+    rate = min(decay, (1 + i) / (10 + i))
+    average = jax.tree_util.tree_map(lambda e, p: rate * e + (1 - rate) * np.asarray(p, np.float64),
+                                     average, jax.device_get(state.params))
+  jax.tree_util.tree_map(lambda got, want: np.testing.assert_allclose(got, want, rtol=1e-5,
+                                                                      atol=1e-7),
+                         jax.device_get(state.ema_params), average)
+  # The average is what gets evaluated, and it is not the last step's parameters.
+  assert train.eval_params(state) is state.ema_params
+  assert not np.array_equal(jax.tree_util.tree_leaves(state.ema_params)[0],
+                            jax.tree_util.tree_leaves(state.params)[0])
+
+
+def test_bad_ema_decay_is_one_clear_error(tmp_path):
+  with pytest.raises(ConfigError, match=r"optim.ema_decay must be in \[0, 1\)"):
+    train.train_and_evaluate(_smoke_config(**{"optim.ema_decay": 1.0}), str(tmp_path / "run"))
+  assert not os.path.exists(tmp_path / "run" / "config.json")
+
+
+@pytest.mark.parametrize("ema_decay", [0.0, 0.5])
+def test_stop_and_resume_equals_uninterrupted_run(tmp_path, ema_decay):
+  config = _smoke_config(**{"optim.ema_decay": ema_decay})
   full = train.train_and_evaluate(config, str(tmp_path / "full"))
 
   calls = []
@@ -56,6 +87,8 @@ def test_stop_and_resume_equals_uninterrupted_run(tmp_path):
   assert not os.path.exists(os.path.join(workdir, "results.json"))
   resumed = train.train_and_evaluate(config, workdir)
   assert resumed["params_sha256"] == full["params_sha256"]
+  assert resumed.get("ema_params_sha256") == full.get("ema_params_sha256")
+  assert ("ema_params_sha256" in full) == (ema_decay > 0)
   assert resumed["test/accuracy"] == full["test/accuracy"]
   assert resumed["best_step"] == full["best_step"]
 
