@@ -101,7 +101,8 @@ def base_config() -> ml_collections.ConfigDict:
   config.optim.b2 = 0.999
   config.optim.grad_clip_norm = 1.0  # 0 disables clipping
   # Exponential moving average of the parameters (Polyak averaging), e.g. 0.99: validation,
-  # the best checkpoint and test use the average instead of the last step's parameters. 0: off.
+  # the best checkpoint and test use the average instead of the last step's parameters. The
+  # decay used at step s is min(ema_decay, (1 + s) / (10 + s)). 0: off.
   config.optim.ema_decay = 0.0
 
   config.schedule = ml_collections.ConfigDict()
