@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from bilstm_jax import lstm
 from bilstm_jax.config_loading import ConfigError
 
-POOLINGS = ("final", "mean", "max", "attention")
+POOLINGS = ("final", "mean", "max", "mean_max", "attention")
 
 
 def _as_array(merged):
@@ -149,7 +149,8 @@ class AttentionPool(nn.Module):
 
 def pool(y_BxTxF, h_DirxBxH, lengths_B, pooling: str, merge_mode: str):
   """'final': last states merged like the outputs (forward at the last valid step, backward at
-  the first token); 'mean' / 'max' over valid steps only (0 for an empty sequence).
+  the first token); 'mean' / 'max' over valid steps only (0 for an empty sequence);
+  'mean_max' the two concatenated.
   'attention' has parameters and lives in AttentionPool."""
   valid_BxTx1 = (jnp.arange(y_BxTxF.shape[1])[None, :] < lengths_B[:, None])[:, :, None]
   if pooling == "final":
@@ -163,6 +164,9 @@ def pool(y_BxTxF, h_DirxBxH, lengths_B, pooling: str, merge_mode: str):
   if pooling == "max":
     top = jnp.max(jnp.where(valid_BxTx1, y_BxTxF, -jnp.inf), axis=1)
     return jnp.where((lengths_B > 0)[:, None], top, 0).astype(y_BxTxF.dtype)
+  if pooling == "mean_max":  # both, side by side (as in ULMFiT's concat pooling)
+    return jnp.concatenate([pool(y_BxTxF, h_DirxBxH, lengths_B, name, merge_mode)
+                            for name in ("mean", "max")], axis=-1)
   raise ValueError(f"unknown pooling {pooling!r}; allowed: {', '.join(POOLINGS)}")
 
 

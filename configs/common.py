@@ -86,7 +86,7 @@ def base_config() -> ml_collections.ConfigDict:
   config.model.dropout = 0.0  # between stacked layers
   config.model.input_dropout = 0.0
   config.model.output_dropout = 0.0
-  config.model.pooling = "final"  # classification only: final | mean | max | attention
+  config.model.pooling = "final"  # classification only: final | mean | max | mean_max | attention
   config.model.compute_dtype = "float32"  # bfloat16 on GPU/TPU
   config.model.unroll = 1
   # custom_vjp (the fast default everywhere) | autodiff | cudnn (cuDNN on CUDA GPUs, float32

@@ -60,6 +60,8 @@ def test_pooling_reads_valid_steps_only():
   top = models.pool(y, h, lengths, "max", "concat")
   np.testing.assert_allclose(mean[1], y[1, :2].mean(0), rtol=1e-6)
   np.testing.assert_allclose(top[1], y[1, :2].max(0), rtol=1e-6)
+  np.testing.assert_array_equal(models.pool(y, h, lengths, "mean_max", "concat"),
+                                np.concatenate([mean, top], axis=-1))
   np.testing.assert_array_equal(mean[2], 0.0)
   np.testing.assert_array_equal(top[2], 0.0)
   assert models.pool(y, h, lengths, "final", "sum").shape == (B, 2)
