@@ -10,8 +10,8 @@ MERGE_GRIDS = {
     "cpu": {"layers": [1, 2], "units": [128], "seeds": 3},
     "paper": {"layers": [1, 2, 3], "units": [128, 256], "seeds": 3},
 }
-POOLINGS = ["final", "mean", "max", "attention"]
-# Pooling at the config's merge mode: cpu at its depth (12 runs); paper at depths 1 and 2.
+POOLINGS = ["final", "mean", "max", "mean_max", "attention"]
+# Pooling at the config's merge mode: cpu at its depth (15 runs); paper at depths 1 and 2.
 POOLING_GRIDS = {"cpu": {"layers": None}, "paper": {"layers": [1, 2]}}
 
 
@@ -29,7 +29,7 @@ def merge_by_depth(config: str, task: str, grid: str) -> sweep.Sweep:
 
 
 def by_pooling(config: str, task: str, grid: str) -> sweep.Sweep:
-  """Rows final-state / mean / max / attention pooling of the Bi-LSTM outputs, 3 seeds."""
+  """Rows final-state / mean / max / mean+max / attention pooling of the Bi-LSTM outputs, 3 seeds."""
   layers = sweep.pick_grid(POOLING_GRIDS, grid)["layers"]
   depth = [("model.num_layers", layers)] if layers else []
   return sweep.Sweep(
