@@ -29,7 +29,7 @@ def merge_by_depth(config: str, task: str, grid: str) -> sweep.Sweep:
 
 
 def by_pooling(config: str, task: str, grid: str) -> sweep.Sweep:
-  """Rows final-state / mean / max / mean+max / attention pooling of the Bi-LSTM outputs, 3 seeds."""
+  """One row per pooling of the Bi-LSTM outputs in POOLINGS, 3 seeds."""
   layers = sweep.pick_grid(POOLING_GRIDS, grid)["layers"]
   depth = [("model.num_layers", layers)] if layers else []
   return sweep.Sweep(
