@@ -43,8 +43,31 @@ def eval_params(state: TrainState):
   return state.params if state.ema_params is None else state.ema_params
 
 
+def head_max_norm(max_norm: float) -> optax.GradientTransformation:
+  """Keeps each output unit's weight vector of the 'head' layer within an l2 norm of max_norm
+  after every step (Kim 2014's constraint, s = 3), as the last link of the optax chain: the
+  update is rewritten so that params + update is the projected point. Other parameters pass."""
+
+  def project(path, update, param):
+    names = [getattr(k, "key", None) for k in path]
+    if "head" not in names or names[-1] != "kernel":
+      return update
+    new = param + update
+    norm = jnp.sqrt(jnp.sum(jnp.square(new.astype(jnp.float32)), axis=0, keepdims=True))
+    scale = jnp.minimum(1.0, max_norm / jnp.maximum(norm, 1e-12)).astype(new.dtype)
+    return new * scale - param
+
+  def update_fn(updates, state, params=None):
+    if params is None:
+      raise ValueError("head_max_norm needs the params (optax's update(updates, state, params))")
+    return jax.tree_util.tree_map_with_path(project, updates, params), state
+
+  return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
+
+
 def make_optimizer(optim_cfg, schedule_cfg, total_steps: int):
-  """optax: clip by global norm, then AdamW/Adam/SGD on a warm-up + cosine/constant schedule."""
+  """optax: clip by global norm, then AdamW/Adam/SGD on a warm-up + cosine/constant schedule,
+  then the optional max-norm constraint on the head."""
   warmup = min(schedule_cfg.warmup_steps, total_steps)
   peak = optim_cfg.learning_rate
   if schedule_cfg.name == "cosine":
@@ -66,7 +89,13 @@ def make_optimizer(optim_cfg, schedule_cfg, total_steps: int):
   else:
     raise ConfigError(f"config key optim.name: {optim_cfg.name!r}; allowed: adamw, adam, sgd")
   chain = [optax.clip_by_global_norm(optim_cfg.grad_clip_norm)] if optim_cfg.grad_clip_norm else []
-  return optax.chain(*chain, opt), schedule
+  chain.append(opt)
+  if not isinstance(optim_cfg.head_max_norm, (int, float)) or optim_cfg.head_max_norm < 0:
+    raise ConfigError(f"config key optim.head_max_norm must be >= 0 (0 turns it off), got "
+                      f"{optim_cfg.head_max_norm!r}")
+  if optim_cfg.head_max_norm:
+    chain.append(head_max_norm(float(optim_cfg.head_max_norm)))
+  return optax.chain(*chain), schedule
 
 
 def create_train_state(model, tx, rng, batch, *, ema: bool = False) -> TrainState:

@@ -100,6 +100,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.optim.b1 = 0.9
   config.optim.b2 = 0.999
   config.optim.grad_clip_norm = 1.0  # 0 disables clipping
+  # Max l2 norm of each output unit's weights in the classifier/tagger head, enforced after
+  # every step (Kim 2014 uses 3); 0: off.
+  config.optim.head_max_norm = 0.0
   # Exponential moving average of the parameters (Polyak averaging), e.g. 0.99: validation,
   # the best checkpoint and test use the average instead of the last step's parameters. The
   # decay used at step s is min(ema_decay, (1 + s) / (10 + s)). 0: off.

@@ -6,6 +6,7 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from bilstm_jax import data, metrics, models, train
@@ -63,6 +64,30 @@ def test_parameter_average_equals_a_float64_reference():
   assert train.eval_params(state) is state.ema_params
   assert not np.array_equal(jax.tree_util.tree_leaves(state.ema_params)[0],
                             jax.tree_util.tree_leaves(state.params)[0])
+
+
+def test_head_max_norm_projects_the_head_only_as_a_float64_reference_does():
+  rng = np.random.default_rng(3)
+  params = {"head": {"kernel": rng.normal(size=(5, 3)), "bias": rng.normal(size=3)},
+            "lstm": {"kernel": rng.normal(size=(4, 4))}}
+  updates = jax.tree_util.tree_map(lambda p: rng.normal(size=p.shape), params)
+  as32 = lambda tree: jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), tree)
+  tx = train.head_max_norm(1.5)
+  new_updates, _ = tx.update(as32(updates), tx.init(as32(params)), as32(params))
+  got = jax.device_get(optax.apply_updates(as32(params), new_updates))
+  w = params["head"]["kernel"] + updates["head"]["kernel"]
+  want = w * np.minimum(1.0, 1.5 / np.linalg.norm(w, axis=0, keepdims=True))
+  np.testing.assert_allclose(got["head"]["kernel"], want, rtol=1e-5)
+  assert np.all(np.linalg.norm(got["head"]["kernel"], axis=0) <= 1.5 + 1e-5)
+  for path in (("head", "bias"), ("lstm", "kernel")):
+    np.testing.assert_allclose(got[path[0]][path[1]],
+                               params[path[0]][path[1]] + updates[path[0]][path[1]], rtol=1e-6)
+
+
+def test_bad_head_max_norm_is_one_clear_error():
+  config = _smoke_config(**{"optim.head_max_norm": -1.0})
+  with pytest.raises(ConfigError, match=r"optim.head_max_norm must be >= 0"):
+    train.make_optimizer(config.optim, config.schedule, config.total_steps)
 
 
 def test_bad_ema_decay_is_one_clear_error(tmp_path):
