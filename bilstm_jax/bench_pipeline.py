@@ -16,7 +16,7 @@ import time
 import jax
 import numpy as np
 
-from bilstm_jax import data, models, parallel, train
+from bilstm_jax import data, models, optimizer, parallel, train
 
 
 def _run(state, batches_or_fn, num_steps, p_train_step, rng, sync_every) -> float:
@@ -40,7 +40,7 @@ def measure(config, num_steps: int, repeats: int = 3) -> dict:
   mesh = parallel.make_mesh()
   stream = train.make_stream(config, splits["train"])
   model = models.build_model(config.model, info)
-  tx, schedule = train.make_optimizer(config.optim, config.schedule, config.total_steps)
+  tx, schedule = optimizer.make_optimizer(config.optim, config.schedule, config.total_steps)
   init_rng, dropout_rng = jax.random.split(jax.random.PRNGKey(config.seed))
   state = train.init_train_state(model, tx, init_rng, stream.batch(0), parallel.replicated(mesh),
                                  jitted=models.num_cores(config.model) == 1)

@@ -9,7 +9,7 @@ import numpy as np
 import optax
 import pytest
 
-from bilstm_jax import data, metrics, models, train
+from bilstm_jax import data, metrics, models, optimizer, train
 from bilstm_jax.config_loading import ConfigError, apply_overrides, load_config
 
 CONFIG = os.path.join(os.path.dirname(__file__), os.pardir, "configs", "synthetic.py")
@@ -21,13 +21,18 @@ def _smoke_config(**changes):
   return config
 
 
-def test_train_step_changes_every_parameter():
-  config = _smoke_config(**{"model.num_layers": 2})
+def _smoke_state(config, *, ema: bool = False):
+  """(initial state, training stream, schedule) of `config`, built as the trainer builds them."""
   splits, info = data.get_datasets(config.data)
   stream = data.batching.TrainStream(splits["train"], config.batch_size, config.seed)
   model = models.build_model(config.model, info)
-  tx, schedule = train.make_optimizer(config.optim, config.schedule, config.total_steps)
-  state = train.create_train_state(model, tx, jax.random.PRNGKey(0), stream.batch(0))
+  tx, schedule = optimizer.make_optimizer(config.optim, config.schedule, config.total_steps)
+  state = train.create_train_state(model, tx, jax.random.PRNGKey(0), stream.batch(0), ema=ema)
+  return state, stream, schedule
+
+
+def test_train_step_changes_every_parameter():
+  state, stream, schedule = _smoke_state(_smoke_config(**{"model.num_layers": 2}))
   before = jax.device_get(state.params)
   step = jax.jit(lambda s, b, r: train.train_step(s, b, r, schedule))
   # The schedule's first learning rate is 0 (warm-up), so take two steps.
@@ -43,12 +48,7 @@ def test_train_step_changes_every_parameter():
 
 
 def test_parameter_average_equals_a_float64_reference():
-  config = _smoke_config()
-  splits, info = data.get_datasets(config.data)
-  stream = data.batching.TrainStream(splits["train"], config.batch_size, config.seed)
-  model = models.build_model(config.model, info)
-  tx, schedule = train.make_optimizer(config.optim, config.schedule, config.total_steps)
-  state = train.create_train_state(model, tx, jax.random.PRNGKey(0), stream.batch(0), ema=True)
+  state, stream, schedule = _smoke_state(_smoke_config(), ema=True)
   decay = 0.5
   step = jax.jit(lambda s, b, r: train.train_step(s, b, r, schedule, decay))
   average = jax.tree_util.tree_map(lambda p: np.asarray(p, np.float64), state.params)
@@ -72,7 +72,7 @@ def test_head_max_norm_projects_the_head_only_as_a_float64_reference_does():
             "lstm": {"kernel": rng.normal(size=(4, 4))}}
   updates = jax.tree_util.tree_map(lambda p: rng.normal(size=p.shape), params)
   as32 = lambda tree: jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), tree)
-  tx = train.head_max_norm(1.5)
+  tx = optimizer.head_max_norm(1.5)
   new_updates, _ = tx.update(as32(updates), tx.init(as32(params)), as32(params))
   got = jax.device_get(optax.apply_updates(as32(params), new_updates))
   w = params["head"]["kernel"] + updates["head"]["kernel"]
@@ -87,7 +87,7 @@ def test_head_max_norm_projects_the_head_only_as_a_float64_reference_does():
 def test_bad_head_max_norm_is_one_clear_error():
   config = _smoke_config(**{"optim.head_max_norm": -1.0})
   with pytest.raises(ConfigError, match=r"optim.head_max_norm must be >= 0"):
-    train.make_optimizer(config.optim, config.schedule, config.total_steps)
+    optimizer.make_optimizer(config.optim, config.schedule, config.total_steps)
 
 
 def test_bad_ema_decay_is_one_clear_error(tmp_path):
