@@ -3,14 +3,14 @@
 Not a sweep file itself (the leading underscore): the sweep files beside it import it.
 """
 
-from bilstm_jax import MERGE_MODES, sweep
+from bilstm_jax import MERGE_MODES, models, sweep
 
 # Merge mode x depth. cpu: 30 runs, ~30-40 min on 2 CPU cores; paper: wider and deeper.
 MERGE_GRIDS = {
     "cpu": {"layers": [1, 2], "units": [128], "seeds": 3},
     "paper": {"layers": [1, 2, 3], "units": [128, 256], "seeds": 3},
 }
-POOLINGS = ["final", "mean", "max", "mean_max", "attention"]
+POOLINGS = list(models.POOLINGS)
 # Pooling at the config's merge mode: cpu at its depth (15 runs); paper at depths 1 and 2.
 POOLING_GRIDS = {"cpu": {"layers": None}, "paper": {"layers": [1, 2]}}
 
