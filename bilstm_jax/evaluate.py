@@ -11,13 +11,15 @@ from bilstm_jax import metrics, parallel
 from bilstm_jax.data import batching
 
 
-def make_eval_fns(apply_fn):
-  """(sums_fn, predict_fn), both jitted: masked sums for every task, argmax tags for spans."""
+def make_eval_fns(apply_fn, coarse_of=None):
+  """(sums_fn, predict_fn), both jitted: masked sums for every task (with the coarse accuracy
+  when coarse_of maps fine labels to coarse ids), argmax tags for spans."""
 
   def logits_of(params, batch):
     return apply_fn({"params": params}, batch["inputs"], batch["lengths"], train=False)
 
-  sums_fn = jax.jit(lambda params, batch: metrics.loss_and_sums(logits_of(params, batch), batch)[1])
+  sums_fn = jax.jit(lambda params, batch: metrics.loss_and_sums(logits_of(params, batch), batch,
+                                                                       coarse_of)[1])
   predict_fn = jax.jit(lambda params, batch: jnp.argmax(logits_of(params, batch), axis=-1))
   return sums_fn, predict_fn
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 
@@ -16,28 +18,53 @@ def example_weights(batch) -> jnp.ndarray:
   return valid_BxT.astype(jnp.float32) * mask_B[:, None]
 
 
-def loss_and_sums(logits, batch) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
-  """Mean masked cross-entropy (for the gradient) and the sums every metric is built from."""
+def coarse_labels(label_names) -> tuple[list[str], np.ndarray] | None:
+  """For labels named 'COARSE:fine' (TREC's 50 fine classes): the coarse names, sorted, and
+  each label's coarse id. None when any label lacks the ':' (no hierarchy to score)."""
+  if not label_names or not all(":" in name for name in label_names):
+    return None
+  coarse = [name.partition(":")[0] for name in label_names]
+  names = sorted(set(coarse))
+  return names, np.array([names.index(c) for c in coarse], np.int32)
+
+
+def loss_and_sums(logits, batch, coarse_of=None) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
+  """Mean masked cross-entropy (for the gradient) and the sums every metric is built from.
+
+  coarse_of ([num_classes] coarse id per label, from coarse_labels) adds the coarse accuracy
+  of a fine-label classifier: the predicted coarse class is the one with the most summed
+  probability over its fine classes (the Bayes choice, not the coarse class of the argmax)."""
   weights = example_weights(batch)
-  xent = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32),
-                                                         batch["labels"])
+  logits = logits.astype(jnp.float32)
+  xent = optax.softmax_cross_entropy_with_integer_labels(logits, batch["labels"])
   correct = (jnp.argmax(logits, axis=-1) == batch["labels"]).astype(jnp.float32)
   sums = {
       "loss_sum": jnp.sum(xent * weights),
       "correct_sum": jnp.sum(correct * weights),
       "count": jnp.sum(weights),
   }
+  if coarse_of is not None:
+    coarse_of = np.asarray(coarse_of)
+    to_coarse = jax.nn.one_hot(coarse_of, int(coarse_of.max()) + 1, dtype=jnp.float32)
+    coarse_probs = jax.nn.softmax(logits, axis=-1) @ to_coarse
+    coarse_gold = jnp.asarray(coarse_of)[batch["labels"]]
+    coarse_correct = (jnp.argmax(coarse_probs, axis=-1) == coarse_gold).astype(jnp.float32)
+    sums["coarse_correct_sum"] = jnp.sum(coarse_correct * weights)
   return sums["loss_sum"] / jnp.maximum(sums["count"], 1.0), sums
 
 
 def summarize(sums: dict, split: str) -> dict[str, float]:
-  """Host-side means from summed counts: {'split/loss', 'split/accuracy', 'split/count'}."""
+  """Host-side means from summed counts: {'split/loss', 'split/accuracy', 'split/count'}, and
+  'split/coarse_accuracy' when the sums have it."""
   count = float(sums["count"])
-  return {
+  results = {
       f"{split}/loss": float(sums["loss_sum"]) / max(count, 1.0),
       f"{split}/accuracy": float(sums["correct_sum"]) / max(count, 1.0),
       f"{split}/count": count,
   }
+  if "coarse_correct_sum" in sums:
+    results[f"{split}/coarse_accuracy"] = float(sums["coarse_correct_sum"]) / max(count, 1.0)
+  return results
 
 
 def _split_tag(tag: str) -> tuple[str, str]:

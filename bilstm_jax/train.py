@@ -201,7 +201,9 @@ def _train(config, workdir: str, should_stop, config_defaults, is_main: bool):
                            jitted=models.num_cores(config.model) == 1, ema=ema_decay > 0)
   p_train_step = jax.jit(lambda s, b, r: train_step(s, b, r, schedule, ema_decay),
                          donate_argnums=0)
-  eval_fns = evaluate.make_eval_fns(model.apply)
+  # Fine labels named 'COARSE:fine' (TREC's 50) are also scored at the coarse level.
+  coarse = metrics.coarse_labels(info.get("label_names"))
+  eval_fns = evaluate.make_eval_fns(model.apply, None if coarse is None else coarse[1])
 
   def run_eval(params, split):
     return evaluate.evaluate(eval_fns, params, splits[split], batch_size=eval_batch_size,

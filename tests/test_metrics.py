@@ -1,5 +1,7 @@
-"""Span F1 with conlleval semantics, against hand-computed cases."""
+"""Span F1 with conlleval semantics, against hand-computed cases; coarse accuracy of fine labels."""
 
+import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from bilstm_jax import metrics
@@ -34,3 +36,38 @@ def test_span_prf():
   assert out["test/span_recall"] == 0.25
   assert out["test/span_f1"] == pytest.approx(2 * 0.5 * 0.25 / 0.75)
   assert metrics.span_prf({"correct": 0, "gold": 0, "pred": 0}, "val")["val/span_f1"] == 0.0
+
+
+def test_coarse_labels_from_fine_names():
+  names, coarse_of = metrics.coarse_labels(["NUM:count", "ABBR:exp", "NUM:other", "LOC:other"])
+  assert names == ["ABBR", "LOC", "NUM"]
+  np.testing.assert_array_equal(coarse_of, [2, 0, 2, 1])
+  # One label without the hierarchy (coarse TREC, the OOV label): nothing to score.
+  assert metrics.coarse_labels(["NUM", "LOC"]) is None
+  assert metrics.coarse_labels(["NUM:count", "<unk>"]) is None
+
+
+def test_coarse_accuracy_against_float64_reference():
+  """Summed fine probabilities per coarse class, masked rows left out; float64 numpy."""
+  rng = np.random.default_rng(0)
+  coarse_of = np.array([0, 0, 1, 1, 1, 2], np.int32)
+  logits = rng.normal(size=(16, 6)) * 2
+  labels = rng.integers(0, 6, size=16).astype(np.int32)
+  mask = rng.random(16) < 0.75
+  # Rows where the Bayes choice and the coarse class of the argmax disagree must exist, or
+  # the test could not tell the two rules apart.
+  probs = np.exp(logits - logits.max(-1, keepdims=True))
+  probs /= probs.sum(-1, keepdims=True)
+  by_coarse = np.stack([probs[:, coarse_of == c].sum(-1) for c in range(3)], -1)
+  want_pred = by_coarse.argmax(-1)
+  assert np.any(want_pred != coarse_of[probs.argmax(-1)])
+  batch = {"labels": jnp.asarray(labels), "mask": jnp.asarray(mask),
+           "lengths": jnp.ones(16, jnp.int32)}
+  _, sums = metrics.loss_and_sums(jnp.asarray(logits, jnp.float32), batch, coarse_of)
+  want = np.sum((want_pred == coarse_of[labels]) & mask)
+  assert float(sums["coarse_correct_sum"]) == want
+  result = metrics.summarize(sums, "test")
+  assert result["test/coarse_accuracy"] == pytest.approx(want / mask.sum())
+  _, plain = metrics.loss_and_sums(jnp.asarray(logits, jnp.float32), batch)
+  assert "coarse_correct_sum" not in plain and "test/coarse_accuracy" not in metrics.summarize(
+      plain, "test")

@@ -272,3 +272,29 @@ def test_a_model_with_a_character_encoder_initialises_instead_of_hanging():
                         text=True, timeout=240, check=False)
   assert done.returncode == 0, done.stderr[-2000:]
   assert done.stdout.strip().endswith("initialised 2")
+
+
+def test_trec_fine_labels_are_also_scored_and_selected_at_the_coarse_level(tmp_path):
+  """A fine-label TREC run from local files reports coarse accuracy and can pick its best
+  checkpoint by it; the coarse TREC run has no such metric to pick."""
+  source = tmp_path / "trec"
+  source.mkdir()
+  lines = {"train_5500.label": 24, "TREC_10.label": 8}
+  kinds = ["NUM:count How many dogs ?", "NUM:date When was it ?", "LOC:city Where is it ?",
+           "HUM:ind Who wrote it ?"]
+  for name, count in lines.items():
+    (source / name).write_text("".join(kinds[i % 4] + "\n" for i in range(count)))
+  config = load_config(os.path.join(os.path.dirname(CONFIG), "trec.py:smoke,fine"))
+  apply_overrides(config, {"wandb.mode": "disabled", "data.source_dir": str(source),
+                           "data.cache_dir": str(tmp_path / "cache"),
+                           "eval_metric": "val/coarse_accuracy"})
+  results = train.train_and_evaluate(config, str(tmp_path / "run"))
+  assert results["best_metric"] == "val/coarse_accuracy"
+  for split in ("val", "test"):
+    assert 0.0 <= results[f"{split}/coarse_accuracy"] <= 1.0
+  config = load_config(os.path.join(os.path.dirname(CONFIG), "trec.py:smoke"))
+  apply_overrides(config, {"wandb.mode": "disabled", "data.source_dir": str(source),
+                           "data.cache_dir": str(tmp_path / "cache"),
+                           "eval_metric": "val/coarse_accuracy"})
+  with pytest.raises(ConfigError, match="eval_metric.*allowed: val/loss, val/accuracy"):
+    train.train_and_evaluate(config, str(tmp_path / "coarse_run"))
