@@ -28,15 +28,24 @@ def coarse_labels(label_names) -> tuple[list[str], np.ndarray] | None:
   return names, np.array([names.index(c) for c in coarse], np.int32)
 
 
-def loss_and_sums(logits, batch, coarse_of=None) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
+def loss_and_sums(logits, batch, coarse_of=None,
+                  label_smoothing: float = 0.0) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
   """Mean masked cross-entropy (for the gradient) and the sums every metric is built from.
+
+  label_smoothing (training only) mixes the one-hot target with the uniform distribution:
+  (1 - s) * one_hot + s / num_classes, as optax.smooth_labels does.
 
   coarse_of ([num_classes] coarse id per label, from coarse_labels) adds the coarse accuracy
   of a fine-label classifier: the predicted coarse class is the one with the most summed
   probability over its fine classes (the Bayes choice, not the coarse class of the argmax)."""
   weights = example_weights(batch)
   logits = logits.astype(jnp.float32)
-  xent = optax.softmax_cross_entropy_with_integer_labels(logits, batch["labels"])
+  if label_smoothing:
+    targets = optax.smooth_labels(jax.nn.one_hot(batch["labels"], logits.shape[-1]),
+                                  label_smoothing)
+    xent = optax.softmax_cross_entropy(logits, targets)
+  else:
+    xent = optax.softmax_cross_entropy_with_integer_labels(logits, batch["labels"])
   correct = (jnp.argmax(logits, axis=-1) == batch["labels"]).astype(jnp.float32)
   sums = {
       "loss_sum": jnp.sum(xent * weights),

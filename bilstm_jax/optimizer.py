@@ -73,8 +73,16 @@ def update_ema(ema_params, params, step, decay: float):
                                 ema_params, params)
 
 
+def check_fraction(key: str, value, off: str) -> float:
+  """`value` as a float in [0, 1), else one error naming config key `key` (0 turns `off` off)."""
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+    raise ConfigError(f"config key {key} must be in [0, 1) (0 turns {off} off), got {value!r}")
+  return float(value)
+
+
 def check_ema_decay(decay) -> float:
-  if not isinstance(decay, (int, float)) or not 0.0 <= decay < 1.0:
-    raise ConfigError(f"config key optim.ema_decay must be in [0, 1) (0 turns the average off), "
-                      f"got {decay!r}")
-  return float(decay)
+  return check_fraction("optim.ema_decay", decay, "the average")
+
+
+def check_label_smoothing(smoothing) -> float:
+  return check_fraction("optim.label_smoothing", smoothing, "smoothing")

@@ -62,7 +62,8 @@ def init_train_state(model, tx, rng, batch, sharding, *, jitted: bool = True,
                                              lambda index, x=np.asarray(x): x[index]), state)
 
 
-def train_step(state: TrainState, batch, rng, schedule, ema_decay: float = 0.0):
+def train_step(state: TrainState, batch, rng, schedule, ema_decay: float = 0.0,
+               label_smoothing: float = 0.0):
   """One optimizer step; returns the new state and scalar metrics (loss, grad norm, lr).
 
   With a state that carries `ema_params`, the average moves towards the new parameters."""
@@ -71,7 +72,7 @@ def train_step(state: TrainState, batch, rng, schedule, ema_decay: float = 0.0):
   def loss_fn(params):
     logits = state.apply_fn({"params": params}, batch["inputs"], batch["lengths"], train=True,
                             rngs={"dropout": dropout_rng})
-    return metrics.loss_and_sums(logits, batch)
+    return metrics.loss_and_sums(logits, batch, label_smoothing=label_smoothing)
 
   (loss, sums), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
   new_state = state.apply_gradients(grads=grads)
@@ -191,6 +192,7 @@ def _train(config, workdir: str, should_stop, config_defaults, is_main: bool):
   model = models.build_model(config.model, info, vectors)
   tx, schedule = optimizer.make_optimizer(config.optim, config.schedule, config.total_steps)
   ema_decay = optimizer.check_ema_decay(config.optim.ema_decay)
+  label_smoothing = optimizer.check_label_smoothing(config.optim.label_smoothing)
   os.makedirs(workdir, exist_ok=True)
   if is_main:
     run_files.write_or_check_config(workdir, config, config_defaults)
@@ -199,8 +201,9 @@ def _train(config, workdir: str, should_stop, config_defaults, is_main: bool):
   # Replicated, so every process holds the same global state.
   state = init_train_state(model, tx, init_rng, stream.batch(0), parallel.replicated(mesh),
                            jitted=models.num_cores(config.model) == 1, ema=ema_decay > 0)
-  p_train_step = jax.jit(lambda s, b, r: train_step(s, b, r, schedule, ema_decay),
-                         donate_argnums=0)
+  p_train_step = jax.jit(
+      lambda s, b, r: train_step(s, b, r, schedule, ema_decay, label_smoothing),
+      donate_argnums=0)
   # Fine labels named 'COARSE:fine' (TREC's 50) are also scored at the coarse level.
   coarse = metrics.coarse_labels(info.get("label_names"))
   eval_fns = evaluate.make_eval_fns(model.apply, None if coarse is None else coarse[1])

@@ -107,6 +107,9 @@ def base_config() -> ml_collections.ConfigDict:
   # the best checkpoint and test use the average instead of the last step's parameters. The
   # decay used at step s is min(ema_decay, (1 + s) / (10 + s)). 0: off.
   config.optim.ema_decay = 0.0
+  # Label smoothing of the training loss (Szegedy et al. 2016), e.g. 0.1: the target is
+  # (1 - s) * one_hot + s / num_classes. Validation and test losses stay unsmoothed. 0: off.
+  config.optim.label_smoothing = 0.0
 
   config.schedule = ml_collections.ConfigDict()
   config.schedule.name = "cosine"  # cosine | constant (both after a linear warm-up)

@@ -71,3 +71,23 @@ def test_coarse_accuracy_against_float64_reference():
   _, plain = metrics.loss_and_sums(jnp.asarray(logits, jnp.float32), batch)
   assert "coarse_correct_sum" not in plain and "test/coarse_accuracy" not in metrics.summarize(
       plain, "test")
+
+
+def test_label_smoothing_against_float64_reference():
+  rng = np.random.default_rng(1)
+  logits = rng.normal(size=(8, 5)) * 3
+  labels = rng.integers(0, 5, size=8).astype(np.int32)
+  mask = np.array([1, 1, 1, 0, 1, 1, 0, 1], bool)
+  batch = {"labels": jnp.asarray(labels), "mask": jnp.asarray(mask),
+           "lengths": jnp.ones(8, jnp.int32)}
+  smoothing = 0.2
+  log_probs = logits - logits.max(-1, keepdims=True)
+  log_probs -= np.log(np.exp(log_probs).sum(-1, keepdims=True))
+  targets = np.full((8, 5), smoothing / 5) + (1 - smoothing) * np.eye(5)[labels]
+  want = np.sum(-(targets * log_probs).sum(-1) * mask) / mask.sum()
+  loss, sums = metrics.loss_and_sums(jnp.asarray(logits, jnp.float32), batch,
+                                     label_smoothing=smoothing)
+  np.testing.assert_allclose(float(loss), want, rtol=1e-5)
+  _, plain_sums = metrics.loss_and_sums(jnp.asarray(logits, jnp.float32), batch)
+  assert float(plain_sums["loss_sum"]) != pytest.approx(float(sums["loss_sum"]))
+  assert float(sums["correct_sum"]) == float(plain_sums["correct_sum"])

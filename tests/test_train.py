@@ -47,6 +47,18 @@ def test_train_step_changes_every_parameter():
   assert all(np.isfinite(float(v)) for v in step_metrics.values())
 
 
+def test_label_smoothing_reaches_the_training_loss():
+  state, stream, schedule = _smoke_state(_smoke_config())
+  batch, rng = stream.batch(0), jax.random.PRNGKey(1)
+  _, plain = train.train_step(state, batch, rng, schedule)
+  _, smoothed = train.train_step(state, batch, rng, schedule, label_smoothing=0.1)
+  logits = state.apply_fn({"params": state.params}, batch["inputs"], batch["lengths"],
+                          train=True, rngs={"dropout": jax.random.fold_in(rng, state.step)})
+  want, _ = metrics.loss_and_sums(logits, batch, label_smoothing=0.1)
+  np.testing.assert_allclose(float(smoothed["train/loss"]), float(want), rtol=1e-6)
+  assert float(smoothed["train/loss"]) != pytest.approx(float(plain["train/loss"]))
+
+
 def test_parameter_average_equals_a_float64_reference():
   state, stream, schedule = _smoke_state(_smoke_config(), ema=True)
   decay = 0.5
@@ -90,9 +102,10 @@ def test_bad_head_max_norm_is_one_clear_error():
     optimizer.make_optimizer(config.optim, config.schedule, config.total_steps)
 
 
-def test_bad_ema_decay_is_one_clear_error(tmp_path):
-  with pytest.raises(ConfigError, match=r"optim.ema_decay must be in \[0, 1\)"):
-    train.train_and_evaluate(_smoke_config(**{"optim.ema_decay": 1.0}), str(tmp_path / "run"))
+@pytest.mark.parametrize("key", ["optim.ema_decay", "optim.label_smoothing"])
+def test_bad_fraction_is_one_clear_error(tmp_path, key):
+  with pytest.raises(ConfigError, match=rf"{key} must be in \[0, 1\)"):
+    train.train_and_evaluate(_smoke_config(**{key: 1.0}), str(tmp_path / "run"))
   assert not os.path.exists(tmp_path / "run" / "config.json")
 
 
