@@ -19,6 +19,7 @@ from jax.experimental import multihost_utils
 from bilstm_jax import (checkpoint, data, evaluate, metrics, models, optimizer, parallel,
                         run_files, workdir_lock, writer)
 from bilstm_jax.config_loading import ConfigError
+from bilstm_jax.data import word_dropout
 
 
 class TrainState(train_state.TrainState):
@@ -100,9 +101,8 @@ def host_batch(stream, step: int, data_cfg, seed: int, info: dict):
   batch = stream.batch(step)
   rate, alpha = data_cfg.word_dropout, data_cfg.word_dropout_alpha
   if (rate > 0 or alpha > 0) and info.get("oov_id") is not None:
-    from bilstm_jax.data import text as text_data  # pylint: disable=import-outside-toplevel
     # Seeded by (seed, step): a resumed run drops exactly the same tokens.
-    batch["inputs"] = text_data.word_dropout(
+    batch["inputs"] = word_dropout.word_dropout(
         batch["inputs"], batch["lengths"], rate, np.random.default_rng([seed, step]),
         info["oov_id"], alpha, info.get("token_counts"))
   return batch

@@ -9,7 +9,7 @@ import pytest
 
 from bilstm_jax import models
 from bilstm_jax.config_loading import ConfigError
-from bilstm_jax.data import chars, text, vocab
+from bilstm_jax.data import chars, text, vocab, word_dropout
 from configs import common
 from tests import reference
 
@@ -82,7 +82,7 @@ def test_word_dropout_with_chars_drops_word_ids_only():
   rng = np.random.default_rng(0)
   inputs = rng.integers(2, 9, size=(4, 5, 3)).astype(np.int32)
   lengths = np.array([5, 3, 1, 0])
-  dropped = text.word_dropout(inputs, lengths, 1.0, rng)
+  dropped = word_dropout.word_dropout(inputs, lengths, 1.0, rng)
   valid = np.arange(5)[None, :] < lengths[:, None]
   np.testing.assert_array_equal(dropped[..., 0], np.where(valid, vocab.OOV_ID, inputs[..., 0]))
   np.testing.assert_array_equal(dropped[..., 1:], inputs[..., 1:])

@@ -10,7 +10,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from bilstm_jax.config_loading import ConfigError
-from bilstm_jax.data import catalog, text, vocab
+from bilstm_jax.data import catalog, text, vocab, word_dropout
 from configs import common
 
 
@@ -149,10 +149,10 @@ def test_word_dropout_never_touches_padding():
   tokens_BxT = np.array([[5, 6, 7, 0], [8, 0, 0, 0]], np.int32)
   lengths = np.array([3, 1], np.int32)
   rng = np.random.default_rng(0)
-  dropped = text.word_dropout(tokens_BxT, lengths, 1.0, rng, vocab.OOV_ID)
+  dropped = word_dropout.word_dropout(tokens_BxT, lengths, 1.0, rng, vocab.OOV_ID)
   assert dropped.tolist() == [[1, 1, 1, 0], [1, 0, 0, 0]] and dropped.dtype == np.int32
-  assert text.word_dropout(tokens_BxT, lengths, 0.0, rng).tolist() == tokens_BxT.tolist()
-  half = text.word_dropout(np.full((64, 32), 9, np.int32), np.full(64, 16), 0.5, rng)
+  assert word_dropout.word_dropout(tokens_BxT, lengths, 0.0, rng).tolist() == tokens_BxT.tolist()
+  half = word_dropout.word_dropout(np.full((64, 32), 9, np.int32), np.full(64, 16), 0.5, rng)
   assert (half[:, 16:] == 9).all() and 0.4 < (half[:, :16] == 1).mean() < 0.6
 
 
@@ -162,16 +162,16 @@ def test_frequency_aware_word_dropout_drops_rare_words_most():
   tokens_BxT = np.tile(np.array([5, 6], np.int32), (2000, 8))
   lengths = np.full(2000, 16)
   rng = np.random.default_rng(0)
-  dropped = text.word_dropout(tokens_BxT, lengths, 0.0, rng, vocab.OOV_ID, 1.0, counts)
+  dropped = word_dropout.word_dropout(tokens_BxT, lengths, 0.0, rng, vocab.OOV_ID, 1.0, counts)
   singleton, frequent = (dropped[:, 0::2] == 1).mean(), (dropped[:, 1::2] == 1).mean()
   assert abs(singleton - 0.5) < 0.02 and frequent < 0.004  # alpha / (alpha + count)
   # With a uniform rate too, a token stays only when neither drop draws it.
-  both = text.word_dropout(tokens_BxT, lengths, 0.5, rng, vocab.OOV_ID, 1.0, counts)
+  both = word_dropout.word_dropout(tokens_BxT, lengths, 0.5, rng, vocab.OOV_ID, 1.0, counts)
   assert abs((both[:, 0::2] == 1).mean() - 0.75) < 0.02
   assert abs((both[:, 1::2] == 1).mean() - (1 - 0.5 * 0.999)) < 0.02
   # Character input: only the word id column is dropped, the spelling stays.
   with_chars = np.stack([tokens_BxT, np.full_like(tokens_BxT, 7)], axis=-1)
-  dropped = text.word_dropout(with_chars, lengths, 0.0, rng, vocab.OOV_ID, 1.0, counts)
+  dropped = word_dropout.word_dropout(with_chars, lengths, 0.0, rng, vocab.OOV_ID, 1.0, counts)
   assert (dropped[..., 1] == 7).all() and 0.45 < (dropped[:, 0::2, 0] == 1).mean() < 0.55
 
 
