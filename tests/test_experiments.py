@@ -8,9 +8,10 @@ import pytest
 from bilstm_jax import sweep, sweep_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Scripts, not sweeps (the GPU check runs on import, and only means something on a CUDA GPU);
+# Scripts, not sweeps (the GPU check runs on import, and only means something on a CUDA GPU;
+# the recipe search trains 64 configs);
 # _*.py are modules the sweep files import.
-SCRIPTS = {"bench.py", "cudnn_gpu_check.py"}
+SCRIPTS = {"bench.py", "cudnn_gpu_check.py", "trec_search.py"}
 SWEEP_FILES = sorted(p for p in glob.glob(os.path.join(ROOT, "experiments", "*.py"))
                      if os.path.basename(p) not in SCRIPTS and not os.path.basename(p)[0] == "_")
 
