@@ -24,6 +24,17 @@ def make_eval_fns(apply_fn, coarse_of=None):
   return sums_fn, predict_fn
 
 
+def metric_names(info: dict, split: str, coarse: bool) -> list[str]:
+  """The keys `evaluate` returns for `split`, known before any evaluation runs (so a wrong
+  config.eval_metric is refused before the run directory is written)."""
+  names = [f"{split}/loss", f"{split}/accuracy", f"{split}/count"]
+  if coarse:
+    names.append(f"{split}/coarse_accuracy")
+  if info.get("scheme") == "bio":
+    names += [f"{split}/span_precision", f"{split}/span_recall", f"{split}/span_f1"]
+  return names
+
+
 def evaluate(eval_fns, params, dataset, *, batch_size: int, boundaries, split: str, mesh,
              info: dict) -> dict[str, float]:
   """Every example of `dataset` once (padding rows masked); loss/accuracy means, and span

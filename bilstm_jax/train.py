@@ -193,6 +193,12 @@ def _train(config, workdir: str, should_stop, config_defaults, is_main: bool):
   tx, schedule = optimizer.make_optimizer(config.optim, config.schedule, config.total_steps)
   ema_decay = optimizer.check_ema_decay(config.optim.ema_decay)
   label_smoothing = optimizer.check_label_smoothing(config.optim.label_smoothing)
+  # Fine labels named 'COARSE:fine' (TREC's 50) are also scored at the coarse level.
+  coarse = metrics.coarse_labels(info.get("label_names"))
+  val_metrics = evaluate.metric_names(info, "val", coarse is not None)
+  if config.eval_metric not in val_metrics:
+    raise ConfigError(f"config key eval_metric: {config.eval_metric!r} is not computed for this "
+                      f"task; allowed: {', '.join(val_metrics)}")
   os.makedirs(workdir, exist_ok=True)
   if is_main:
     run_files.write_or_check_config(workdir, config, config_defaults)
@@ -204,8 +210,6 @@ def _train(config, workdir: str, should_stop, config_defaults, is_main: bool):
   p_train_step = jax.jit(
       lambda s, b, r: train_step(s, b, r, schedule, ema_decay, label_smoothing),
       donate_argnums=0)
-  # Fine labels named 'COARSE:fine' (TREC's 50) are also scored at the coarse level.
-  coarse = metrics.coarse_labels(info.get("label_names"))
   eval_fns = evaluate.make_eval_fns(model.apply, None if coarse is None else coarse[1])
 
   def run_eval(params, split):
@@ -286,9 +290,6 @@ def _train(config, workdir: str, should_stop, config_defaults, is_main: bool):
     window = []
     if eval_now:
       record.update(run_eval(eval_params(state), "val"))
-      if config.eval_metric not in record:
-        raise ConfigError(f"config key eval_metric: {config.eval_metric!r} is not computed; "
-                         f"allowed: {', '.join(k for k in record if k.startswith('val/'))}")
       value = record[config.eval_metric]
       # Ties go to the later step: a small validation set saturates early (FSDD: 264/270
       # from step 400 of 2000) and the later model has trained on more data.

@@ -163,8 +163,9 @@ def test_metrics_line_cut_short_by_a_kill_is_rewritten(tmp_path):
 
 @pytest.mark.parametrize("bad", ["val/acc", "test/accuracy"])
 def test_unknown_eval_metric_is_a_config_error(tmp_path, bad):
-  with pytest.raises(ValueError, match=r"config key eval_metric"):
-    train.train_and_evaluate(_smoke_config(eval_metric=bad), str(tmp_path))
+  with pytest.raises(ValueError, match=r"config key eval_metric.*allowed: val/loss, val/accuracy"):
+    train.train_and_evaluate(_smoke_config(eval_metric=bad), str(tmp_path / "run"))
+  assert not os.path.exists(tmp_path / "run" / "config.json")
 
 
 def test_a_second_trainer_in_a_running_runs_workdir_is_refused_and_the_first_is_untouched(

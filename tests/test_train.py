@@ -9,7 +9,7 @@ import numpy as np
 import optax
 import pytest
 
-from bilstm_jax import data, metrics, models, optimizer, train
+from bilstm_jax import data, evaluate, metrics, models, optimizer, parallel, train
 from bilstm_jax.config_loading import ConfigError, apply_overrides, load_config
 
 CONFIG = os.path.join(os.path.dirname(__file__), os.pardir, "configs", "synthetic.py")
@@ -209,6 +209,29 @@ def test_eval_sums_respect_masks():
   np.testing.assert_allclose(float(sums["loss_sum"]), (lse - 2.0) + lse, rtol=1e-6)
 
 
+@pytest.mark.parametrize("label_names, scheme", [(["B-PER", "I-PER", "O"], "bio"),
+                                                 (["NUM:count", "NUM:date", "LOC:city"], None)])
+def test_metric_names_are_the_keys_evaluate_returns(label_names, scheme):
+  """The up-front eval_metric check and the evaluator agree, for span and coarse metrics."""
+  coarse = metrics.coarse_labels(label_names)
+  num_classes = len(label_names)
+
+  def apply_fn(variables, inputs, lengths, train):  # pylint: disable=unused-argument
+    logits = jax.nn.one_hot(inputs % num_classes, num_classes)
+    return logits if scheme else logits[:, 0]
+
+  rng = np.random.default_rng(0)
+  inputs = [rng.integers(2, 9, size=n).astype(np.int32) for n in (3, 5, 2)]
+  labels = ([rng.integers(0, num_classes, size=len(x)).astype(np.int32) for x in inputs]
+            if scheme else np.array([0, 1, 2], np.int32))
+  dataset = data.batching.ArrayDataset(inputs, labels)
+  info = {"label_names": label_names, "scheme": scheme}
+  fns = evaluate.make_eval_fns(apply_fn, None if coarse is None else coarse[1])
+  got = evaluate.evaluate(fns, {}, dataset, batch_size=2, boundaries=None, split="val",
+                          mesh=parallel.make_mesh(), info=info)
+  assert sorted(got) == sorted(evaluate.metric_names(info, "val", coarse is not None))
+
+
 def test_wandb_offline_writes_run_files(tmp_path):
   pytest.importorskip("wandb")
   config = _smoke_config(**{"wandb.mode": "offline"})
@@ -303,6 +326,8 @@ def test_trec_fine_labels_are_also_scored_and_selected_at_the_coarse_level(tmp_p
                            "eval_metric": "val/coarse_accuracy"})
   results = train.train_and_evaluate(config, str(tmp_path / "run"))
   assert results["best_metric"] == "val/coarse_accuracy"
+  assert sorted(k for k in results if k.startswith("val/")) == sorted(
+      evaluate.metric_names({}, "val", coarse=True))
   for split in ("val", "test"):
     assert 0.0 <= results[f"{split}/coarse_accuracy"] <= 1.0
   config = load_config(os.path.join(os.path.dirname(CONFIG), "trec.py:smoke"))
