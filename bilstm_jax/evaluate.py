@@ -18,8 +18,8 @@ def make_eval_fns(apply_fn, coarse_of=None):
   def logits_of(params, batch):
     return apply_fn({"params": params}, batch["inputs"], batch["lengths"], train=False)
 
-  sums_fn = jax.jit(lambda params, batch: metrics.loss_and_sums(logits_of(params, batch), batch,
-                                                                       coarse_of)[1])
+  sums_fn = jax.jit(
+      lambda params, batch: metrics.loss_and_sums(logits_of(params, batch), batch, coarse_of)[1])
   predict_fn = jax.jit(lambda params, batch: jnp.argmax(logits_of(params, batch), axis=-1))
   return sums_fn, predict_fn
 
