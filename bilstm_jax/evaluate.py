@@ -27,11 +27,13 @@ def make_eval_fns(apply_fn, coarse_of=None):
 def metric_names(info: dict, split: str, coarse: bool) -> list[str]:
   """The keys `evaluate` returns for `split`, known before any evaluation runs (so a wrong
   config.eval_metric is refused before the run directory is written)."""
-  names = [f"{split}/loss", f"{split}/accuracy", f"{split}/count"]
+  # Named by the functions that make them, on empty sums, so the two cannot drift apart.
+  sums = {"loss_sum": 0.0, "correct_sum": 0.0, "count": 0.0}
   if coarse:
-    names.append(f"{split}/coarse_accuracy")
+    sums["coarse_correct_sum"] = 0.0
+  names = list(metrics.summarize(sums, split))
   if info.get("scheme") == "bio":
-    names += [f"{split}/span_precision", f"{split}/span_recall", f"{split}/span_f1"]
+    names += list(metrics.span_prf({"correct": 0, "gold": 0, "pred": 0}, split))
   return names
 
 

@@ -18,14 +18,14 @@ def example_weights(batch) -> jnp.ndarray:
   return valid_BxT.astype(jnp.float32) * mask_B[:, None]
 
 
-def coarse_labels(label_names) -> tuple[list[str], np.ndarray] | None:
-  """For labels named 'COARSE:fine' (TREC's 50 fine classes): the coarse names, sorted, and
-  each label's coarse id. None when any label lacks the ':' (no hierarchy to score)."""
+def coarse_ids(label_names) -> np.ndarray | None:
+  """For labels named 'COARSE:fine' (TREC's 50 fine classes): each label's coarse id, the
+  coarse names numbered in sorted order. None when any label lacks the ':' (no hierarchy)."""
   if not label_names or not all(":" in name for name in label_names):
     return None
   coarse = [name.partition(":")[0] for name in label_names]
   names = sorted(set(coarse))
-  return names, np.array([names.index(c) for c in coarse], np.int32)
+  return np.array([names.index(c) for c in coarse], np.int32)
 
 
 def loss_and_sums(logits, batch, coarse_of=None,
@@ -35,7 +35,7 @@ def loss_and_sums(logits, batch, coarse_of=None,
   label_smoothing (training only) mixes the one-hot target with the uniform distribution:
   (1 - s) * one_hot + s / num_classes, as optax.smooth_labels does.
 
-  coarse_of ([num_classes] coarse id per label, from coarse_labels) adds the coarse accuracy
+  coarse_of ([num_classes] coarse id per label, from coarse_ids) adds the coarse accuracy
   of a fine-label classifier: the predicted coarse class is the one with the most summed
   probability over its fine classes (the Bayes choice, not the coarse class of the argmax)."""
   weights = example_weights(batch)

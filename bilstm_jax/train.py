@@ -194,8 +194,8 @@ def _train(config, workdir: str, should_stop, config_defaults, is_main: bool):
   ema_decay = optimizer.check_ema_decay(config.optim.ema_decay)
   label_smoothing = optimizer.check_label_smoothing(config.optim.label_smoothing)
   # Fine labels named 'COARSE:fine' (TREC's 50) are also scored at the coarse level.
-  coarse = metrics.coarse_labels(info.get("label_names"))
-  val_metrics = evaluate.metric_names(info, "val", coarse is not None)
+  coarse_of = metrics.coarse_ids(info.get("label_names"))
+  val_metrics = evaluate.metric_names(info, "val", coarse_of is not None)
   if config.eval_metric not in val_metrics:
     raise ConfigError(f"config key eval_metric: {config.eval_metric!r} is not computed for this "
                       f"task; allowed: {', '.join(val_metrics)}")
@@ -210,7 +210,7 @@ def _train(config, workdir: str, should_stop, config_defaults, is_main: bool):
   p_train_step = jax.jit(
       lambda s, b, r: train_step(s, b, r, schedule, ema_decay, label_smoothing),
       donate_argnums=0)
-  eval_fns = evaluate.make_eval_fns(model.apply, None if coarse is None else coarse[1])
+  eval_fns = evaluate.make_eval_fns(model.apply, coarse_of)
 
   def run_eval(params, split):
     return evaluate.evaluate(eval_fns, params, splits[split], batch_size=eval_batch_size,

@@ -213,7 +213,7 @@ def test_eval_sums_respect_masks():
                                                  (["NUM:count", "NUM:date", "LOC:city"], None)])
 def test_metric_names_are_the_keys_evaluate_returns(label_names, scheme):
   """The up-front eval_metric check and the evaluator agree, for span and coarse metrics."""
-  coarse = metrics.coarse_labels(label_names)
+  coarse_of = metrics.coarse_ids(label_names)
   num_classes = len(label_names)
 
   def apply_fn(variables, inputs, lengths, train):  # pylint: disable=unused-argument
@@ -226,10 +226,10 @@ def test_metric_names_are_the_keys_evaluate_returns(label_names, scheme):
             if scheme else np.array([0, 1, 2], np.int32))
   dataset = data.batching.ArrayDataset(inputs, labels)
   info = {"label_names": label_names, "scheme": scheme}
-  fns = evaluate.make_eval_fns(apply_fn, None if coarse is None else coarse[1])
+  fns = evaluate.make_eval_fns(apply_fn, coarse_of)
   got = evaluate.evaluate(fns, {}, dataset, batch_size=2, boundaries=None, split="val",
                           mesh=parallel.make_mesh(), info=info)
-  assert sorted(got) == sorted(evaluate.metric_names(info, "val", coarse is not None))
+  assert sorted(got) == sorted(evaluate.metric_names(info, "val", coarse_of is not None))
 
 
 def test_wandb_offline_writes_run_files(tmp_path):
