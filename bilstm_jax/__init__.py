@@ -1,6 +1,11 @@
-"""bilstm_jax: a fast scanned bidirectional LSTM in JAX, with Flax models, a trainer and sweeps."""
+"""bilstm_jax: a fast scanned bidirectional LSTM in JAX, with Flax models, a trainer and sweeps.
 
-from bilstm_jax.lstm import MERGE_MODES, bilstm, init_params, merged_size
+The public API is re-exported here; the code lives in core/ (the pure-JAX recurrence), models/,
+data/, training/, sweeps/ and bench/.
+"""
 
-__all__ = ["MERGE_MODES", "bilstm", "init_params", "merged_size"]
+from bilstm_jax.core import interop
+from bilstm_jax.core.lstm import MERGE_MODES, bilstm, init_params, merged_size
+
+__all__ = ["MERGE_MODES", "bilstm", "init_params", "interop", "merged_size"]
 __version__ = "0.1.0"

@@ -8,7 +8,7 @@ val/span_f1 and test/span_f1; the best checkpoint is chosen by val/span_f1.
 Variants: `:smoke`, `:chunk` (chunk tags in column 2 of CoNLL-2003; TFDS feature `chunks`).
 """
 
-from configs import common
+from . import common
 
 
 def get_config(arg=None):

@@ -8,7 +8,7 @@ Expected on 2 CPU cores: ~4 min; test accuracy ~0.97-0.99.
 Variants: `:smoke`, `:mfcc`.
 """
 
-from configs import common
+from . import common
 
 
 def get_config(arg=None):

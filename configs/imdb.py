@@ -6,7 +6,7 @@ Reviews are truncated to data.max_tokens. Expected: ~0.85 test accuracy (GPU rec
 ~1 h on 2 CPU cores). Variants: `:smoke`.
 """
 
-from configs import common
+from . import common
 
 
 def get_config(arg=None):

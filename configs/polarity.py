@@ -7,7 +7,7 @@ Run it:
 Variants: `:smoke`.
 """
 
-from configs import common
+from . import common
 
 
 def get_config(arg=None):

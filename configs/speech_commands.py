@@ -7,7 +7,7 @@ the file names, see data.label_regex). Expected: ~0.90+ test accuracy (GPU recom
 Variants: `:smoke`, `:mfcc`.
 """
 
-from configs import common
+from . import common
 
 
 def get_config(arg=None):

@@ -11,7 +11,7 @@ Expected on 2 CPU cores: ~4 min; test accuracy ~0.80-0.83.
 Variants: `:smoke`, `:fine`.
 """
 
-from configs import common
+from . import common
 
 
 def get_config(arg=None):

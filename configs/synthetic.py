@@ -8,7 +8,7 @@ Expected on 2 CPU cores: ~30 s; test accuracy ~1.00 bidirectional, ~0.70 forward
 Variants: `:smoke` (a few steps).
 """
 
-from configs import common
+from . import common
 
 
 def get_config(arg=None):

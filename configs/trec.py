@@ -10,7 +10,7 @@ regularisation is what moves the test score.
 Variants: `:smoke`, `:fine`. TREC has no validation split: 10% of train is carved off.
 """
 
-from configs import common
+from . import common
 
 
 def get_config(arg=None):

@@ -8,7 +8,7 @@ Expected on 2 CPU cores: ~4 min; test UPOS accuracy ~0.932 word-only (~0.95 `:ch
 Variants: `:smoke`, `:xpos`, `:char` (a character Bi-LSTM word encoder beside the embeddings).
 """
 
-from configs import common
+from . import common
 
 
 def get_config(arg=None):

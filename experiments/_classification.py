@@ -3,7 +3,8 @@
 Not a sweep file itself (the leading underscore): the sweep files beside it import it.
 """
 
-from bilstm_jax import MERGE_MODES, models, sweep
+from bilstm_jax import MERGE_MODES, models
+from bilstm_jax.sweeps import spec as sweep
 
 # Merge mode x depth. cpu: 30 runs, ~30-40 min on 2 CPU cores; paper: wider and deeper.
 MERGE_GRIDS = {

@@ -37,7 +37,7 @@ for shape in small default deep long; do
   if [ "$shape" = default ] && "$python" -c "import keras" 2>/dev/null; then
     systems+=,keras
   fi
-  timeout "$limit" "$python" experiments/bench.py --shape "$shape" --systems "$systems" "${ours_rows[@]}" \
+  timeout "$limit" "$python" -m bilstm_jax.bench.cli --shape "$shape" --systems "$systems" "${ours_rows[@]}" \
       --matmul-size ${MATMUL_SIZE:-8192} --repeats ${REPEATS:-30} --warmup 3 --out "$out/gpu_$shape.json" \
       >"$out/gpu_$shape.log" 2>&1
   rc=$?

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import rnn
 
-from bilstm_jax import cudnn_lstm, lstm
+from bilstm_jax.core import cudnn_lstm, lstm
 
 jax.config.update("jax_default_matmul_precision", "highest")
 B, T, D, H = 4, 8, 8, 16

@@ -8,7 +8,8 @@ Grids: `cpu` (the default: 60 runs, ~1 h on 2 CPU cores) and `paper` (experiment
 a SLURM array: more units, a third layer, MFCC+deltas as well as log-mel, the full schedule).
 """
 
-from bilstm_jax import MERGE_MODES, sweep
+from bilstm_jax import MERGE_MODES
+from bilstm_jax.sweeps import spec as sweep
 
 GRIDS = {
     # Log-mel frames, 1200 steps (~16 epochs) instead of the config's 2000: FSDD converges early

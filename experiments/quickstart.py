@@ -6,7 +6,8 @@ Run it (12 runs of configs/synthetic.py, ~10-20 s each on 2 CPU cores):
 Expected: test accuracy ~0.70 forward-only, ~1.00 for every bidirectional merge mode.
 """
 
-from bilstm_jax import MERGE_MODES, sweep
+from bilstm_jax import MERGE_MODES
+from bilstm_jax.sweeps import spec as sweep
 
 
 def get_sweep():

@@ -7,7 +7,7 @@ Run it (concat merge, one layer, as configs/sst2.py):
 Grids: `cpu` (the default: the config's depth) and `paper` (depths 1 and 2).
 """
 
-from _classification import POOLING_GRIDS as GRIDS, by_pooling
+from ._classification import by_pooling
 
 
 def get_sweep(grid="cpu"):

@@ -7,7 +7,7 @@ Run it (the local files; without source_dir, TFDS `trec`):
 Grids: `cpu` (the default, ~30 min on 2 CPU cores) and `paper` (wider and deeper).
 """
 
-from _classification import MERGE_GRIDS as GRIDS, merge_by_depth
+from ._classification import merge_by_depth
 
 
 def get_sweep(grid="cpu"):

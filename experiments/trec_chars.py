@@ -9,7 +9,7 @@ Grids: `cpu` (the default: 128 units, 3 seeds, ~15 min on 2 CPU cores) and `pape
 256 units).
 """
 
-from _classification import ENCODER_GRIDS as GRIDS, by_encoder
+from ._classification import by_encoder
 
 
 def get_sweep(grid="cpu"):

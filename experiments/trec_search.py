@@ -32,8 +32,11 @@ sys.path.insert(0, ROOT)  # run as a script from anywhere
 
 # pylint: disable=wrong-import-position
 import jax
-from bilstm_jax import data, train
-from bilstm_jax.config_loading import apply_overrides, load_config
+
+from bilstm_jax import data
+from bilstm_jax.config import apply_overrides, load_config
+from bilstm_jax.training import train
+
 # pylint: enable=wrong-import-position
 
 CONFIG = os.path.join(ROOT, "configs", "trec.py")

@@ -8,7 +8,8 @@ The character encoder against word-only is its own sweep: experiments/ud_pos_cha
 Grids: `cpu` (the default, sized for about an hour on 2 CPU cores) and `paper` (a SLURM array).
 """
 
-from bilstm_jax import MERGE_MODES, sweep
+from bilstm_jax import MERGE_MODES
+from bilstm_jax.sweeps import spec as sweep
 
 GRIDS = {
     # Half the config's 4000 steps (~5 epochs): dev accuracy is within ~0.5 point by then.

@@ -9,7 +9,7 @@ characters keep their case. Run it:
 Grids: `cpu` (the default) and `paper` (the config's full schedule, two widths).
 """
 
-from bilstm_jax import sweep
+from bilstm_jax.sweeps import spec as sweep
 
 # (data.max_word_chars, model.char_units, lowercased words with characters as written): 0 and
 # 0 is word-only, which keeps case in its words. With characters, lowercasing the words

@@ -10,7 +10,8 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from bilstm_jax import bench_systems, benchmark  # noqa: E402
+from bilstm_jax.bench import cli as benchmark
+from bilstm_jax.bench import systems as bench_systems  # noqa: E402
 
 JAX_ROWS = ["bilstm_jax", "bilstm_jax[scan_impl=autodiff,unroll=2]", "flax OptimizedLSTMCell",
             "flax LSTMCell"]
@@ -39,7 +40,7 @@ def _check_report(report, tmp_path, rows, capsys):
   assert written["runs"][0]["median_ms"] == run["median_ms"]
   assert written["machine"]["cpu_count"] >= 1 and written["machine"]["versions"]["jax"]
   assert written["malloc"] == {"requested": "retain", "applied": False}  # bench() alone: as is
-  assert written["machine"]["device_kind"] and run["matmul_precision"] == "default"
+  assert written["machine"]["devices"] and run["matmul_precision"] == "default"
 
 
 def test_quick_bench_checks_then_times_jax_systems(tmp_path, capsys):

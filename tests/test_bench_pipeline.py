@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from bilstm_jax import benchmark
-from bilstm_jax.config_loading import ConfigError, load_config, parse_override
+from bilstm_jax.bench import cli as benchmark
+from bilstm_jax.config import ConfigError, load_config, parse_override
 from tests.test_train import CONFIG
 
 

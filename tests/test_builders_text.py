@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax.config import ConfigError
 from bilstm_jax.data import builders
 from bilstm_jax.data.builders import conll, conllu, prepare_lock, sentences
 

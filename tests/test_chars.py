@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from bilstm_jax import models
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax.config import ConfigError
 from bilstm_jax.data import chars, text, vocab, word_dropout
-from configs import common
 from tests import reference
+from tests.paths import CONFIGS_COMMON as common
 
 
 def test_clip_word_keeps_prefix_and_suffix():
@@ -139,8 +139,8 @@ def test_char_settings_must_agree_with_the_data():
 
 
 def test_training_with_the_character_encoder_end_to_end(tmp_path):
-  from bilstm_jax import train  # pylint: disable=import-outside-toplevel
-  from bilstm_jax.config_loading import apply_overrides, load_config  # pylint: disable=import-outside-toplevel
+  from bilstm_jax.config import apply_overrides, load_config  # pylint: disable=import-outside-toplevel
+  from bilstm_jax.training import train  # pylint: disable=import-outside-toplevel
   data_cfg = _conll(tmp_path)
   config = load_config(os.path.join(os.path.dirname(__file__), os.pardir, "configs",
                                     "conll_ner.py:smoke"))

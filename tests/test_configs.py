@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bilstm_jax import models
-from bilstm_jax.config_loading import ConfigError, load_config
+from bilstm_jax.config import ConfigError, load_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(p for p in glob.glob(os.path.join(ROOT, "configs", "*.py"))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from jax.experimental import rnn
 
-from bilstm_jax import cudnn_lstm, lstm
+from bilstm_jax.core import cudnn_lstm, lstm
 from tests import reference
 
 B, T, D, H = 5, 7, 3, 4

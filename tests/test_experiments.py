@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from bilstm_jax import sweep, sweep_files
+from bilstm_jax.sweeps import files as sweep_files
+from bilstm_jax.sweeps import spec as sweep
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Scripts, not sweeps (the GPU check runs on import, and only means something on a CUDA GPU;

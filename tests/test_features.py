@@ -10,7 +10,7 @@ import math  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from bilstm_jax.config_loading import ConfigError  # noqa: E402
+from bilstm_jax.config import ConfigError  # noqa: E402
 from bilstm_jax.data import features  # noqa: E402
 
 

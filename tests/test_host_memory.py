@@ -9,7 +9,7 @@ import pytest
 # A jitted call whose 64 MiB hidden activation is an XLA temp (only a sum leaves the call).
 CHILD = textwrap.dedent("""
     import resource, sys
-    from bilstm_jax import host_memory
+    from bilstm_jax.training import host_memory
     if sys.argv[1] == "retain":
       assert host_memory.retain_freed_memory()
     import jax, jax.numpy as jnp

@@ -4,7 +4,8 @@ import jax
 import numpy as np
 import pytest
 
-from bilstm_jax import interop, lstm
+from bilstm_jax import interop
+from bilstm_jax.core import lstm
 from tests import reference
 
 B, T, D, H = 5, 6, 3, 4

@@ -8,7 +8,8 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from bilstm_jax import interop, lstm  # noqa: E402
+from bilstm_jax import interop  # noqa: E402
+from bilstm_jax.core import lstm
 from tests import reference  # noqa: E402
 
 B, T, D, H = 4, 6, 3, 5

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bilstm_jax import lstm
+from bilstm_jax.core import lstm
 from tests import reference
 
 B, T, D, H = 5, 7, 3, 4

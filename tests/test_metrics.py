@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bilstm_jax import metrics
+from bilstm_jax.training import metrics
 
 
 def test_spans_from_bio_and_stray_inside_tags():

@@ -5,9 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bilstm_jax import lstm, models
-from bilstm_jax.config_loading import ConfigError
-from configs import common
+from bilstm_jax import models
+from bilstm_jax.config import ConfigError
+from bilstm_jax.core import lstm
+from tests.paths import CONFIGS_COMMON as common
 
 B, T = 3, 6
 

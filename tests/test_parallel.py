@@ -5,14 +5,14 @@ import os
 import subprocess
 import sys
 
+from bilstm_jax.training import train
 from tests.test_train import CONFIG, _smoke_config
-from bilstm_jax import train
 
 SCRIPT = """
 import sys
 import jax
-from bilstm_jax import train
-from bilstm_jax.config_loading import load_config
+from bilstm_jax.training import train
+from bilstm_jax.config import load_config
 assert jax.device_count() == 2, jax.devices()
 config = load_config(sys.argv[1] + ":smoke")
 config.wandb.mode = "disabled"

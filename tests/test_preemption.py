@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bilstm_jax import preemption, run_files
+from bilstm_jax.training import preemption, run_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -59,7 +59,7 @@ def test_a_late_repeat_kills_a_stuck_process():
 def test_bilstm_train_checkpoints_and_exits_75_on_sigusr1(tmp_path):
   """The real CLI: SIGUSR1 mid-run -> checkpoint, exit 75; rerun -> resumes and finishes."""
   workdir = str(tmp_path / "run")
-  command = [sys.executable, "-m", "bilstm_jax.main", "--config",
+  command = [sys.executable, "-m", "bilstm_jax.training.cli", "--config",
              os.path.join(ROOT, "configs", "synthetic.py:smoke"), "--workdir", workdir,
              "--config.total_steps=100000", "--config.log_every_steps=10",
              "--config.eval_every_steps=100000", "--config.ckpt_every_steps=100000",

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from bilstm_jax import train
+from bilstm_jax.training import train
 from tests.test_train import CONFIG, _smoke_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -23,7 +23,7 @@ KILL_FLAGS = ["--config.model.units=16", "--config.model.embed_dim=8", "--config
 
 
 def _launch(workdir, wandb_mode="disabled", flags=tuple(KILL_FLAGS)):
-  cmd = [sys.executable, "-m", "bilstm_jax.main", f"--config={CONFIG}", f"--workdir={workdir}",
+  cmd = [sys.executable, "-m", "bilstm_jax.training.cli", f"--config={CONFIG}", f"--workdir={workdir}",
          *flags]
   return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           env=dict(os.environ, WANDB_MODE=wandb_mode))
@@ -172,7 +172,7 @@ def test_a_second_trainer_in_a_running_runs_workdir_is_refused_and_the_first_is_
     tmp_path):
   """Two trainers in one workdir would overwrite each other's checkpoints: the second exits
   EXIT_BUSY (73) with one line naming the holder, before it writes anything."""
-  from bilstm_jax import workdir_lock  # pylint: disable=import-outside-toplevel
+  from bilstm_jax.training import workdir_lock  # pylint: disable=import-outside-toplevel
   workdir = tmp_path / "run"
   # Far more steps than the test waits for: the first is still training whatever the machine.
   flags = [f for f in KILL_FLAGS if "total_steps" not in f] + ["--config.total_steps=1000000"]

@@ -12,10 +12,10 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
 
-from bilstm_jax.config_loading import ConfigError  # noqa: E402
+from bilstm_jax.config import ConfigError  # noqa: E402
 from bilstm_jax.data import features, speech  # noqa: E402
 from bilstm_jax.data.builders import audio_folder  # noqa: E402
-from configs.common import base_config  # noqa: E402
+from tests.paths import CONFIGS_COMMON  # noqa: E402
 
 
 def write_wav(path, seconds=0.2, rate=8000, freq_hz=440.0, gain=0.3):
@@ -44,7 +44,7 @@ def fsdd_folder(root, digits=(0, 1, 2), indices=range(8), **wav_kwargs):
 
 @pytest.fixture
 def cfg(tmp_path):
-  data = base_config().data
+  data = CONFIGS_COMMON.base_config().data
   data.name = "speech"
   data.format = "audio_folder"
   data.cache_dir = str(tmp_path / "cache")

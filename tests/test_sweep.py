@@ -10,8 +10,13 @@ import pytest
 from absl import flags
 from ml_collections import config_flags
 
-from bilstm_jax import MERGE_MODES, launch, run_files, sweep, sweep_files, sweep_rows
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax import MERGE_MODES
+from bilstm_jax.config import ConfigError
+from bilstm_jax.sweeps import cli as launch
+from bilstm_jax.sweeps import files as sweep_files
+from bilstm_jax.sweeps import rows as sweep_rows
+from bilstm_jax.sweeps import spec as sweep
+from bilstm_jax.training import run_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SYNTHETIC = os.path.join(ROOT, "configs", "synthetic.py")
@@ -21,7 +26,7 @@ QUICKSTART = os.path.join(ROOT, "experiments", "quickstart.py")
 def _write_sweep(tmp_path, rows_code, name="toy", config=SYNTHETIC + ":smoke", table=""):
   path = tmp_path / f"{name}.py"
   path.write_text(textwrap.dedent(f"""
-      from bilstm_jax import sweep
+      from bilstm_jax.sweeps import spec as sweep
       def get_sweep():
         return sweep.Sweep(config={config!r}, rows={rows_code}{table})
       """))
@@ -114,7 +119,7 @@ def test_misspelled_key_is_one_error_naming_the_row(tmp_path):
 def test_named_grids_select_rows_and_name_their_run_directory(tmp_path):
   path = tmp_path / "grids.py"
   path.write_text(textwrap.dedent(f"""
-      from bilstm_jax import sweep
+      from bilstm_jax.sweeps import spec as sweep
       GRIDS = {{"cpu": [8], "paper": [8, 16, 32]}}
       def get_sweep(grid="cpu"):
         return sweep.Sweep(config={SYNTHETIC + ":smoke"!r}, rows=sweep.product(
@@ -274,7 +279,7 @@ def test_local_backend_skips_finished_and_locked_reports_failed(tmp_path):
   fd = sweep_rows.try_lock(runs[3].workdir)
   try:
     result = subprocess.run(
-        [sys.executable, "-m", "bilstm_jax.launch", "run", path, "--backend", "local",
+        [sys.executable, "-m", "bilstm_jax.sweeps.cli", "run", path, "--backend", "local",
          "--workers", "2", "--sweep-dir", runs_dir],
         capture_output=True, text=True, timeout=240, cwd=ROOT,
         env={**os.environ, "WANDB_MODE": "disabled"})

@@ -6,7 +6,10 @@ import shlex
 import pandas as pd
 import pytest
 
-from bilstm_jax import run_files, sweep, sweep_rows, tables
+from bilstm_jax.sweeps import rows as sweep_rows
+from bilstm_jax.sweeps import spec as sweep
+from bilstm_jax.sweeps import tables
+from bilstm_jax.training import run_files
 
 ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -135,9 +138,10 @@ def _mkdir(path):
 def test_table_is_logged_to_the_wandb_group_offline(tmp_path, monkeypatch):
   """The table and plot go to W&B (offline here: real run files under the sweep dir)."""
   pytest.importorskip("wandb")
-  from bilstm_jax import table_tracking
-  from bilstm_jax.config_loading import load_config
   import pandas as pd
+
+  from bilstm_jax.config import load_config
+  from bilstm_jax.sweeps import table_tracking
   png = tmp_path / "t.png"
   import matplotlib
   matplotlib.use("Agg")

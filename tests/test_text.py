@@ -9,9 +9,9 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax.config import ConfigError
 from bilstm_jax.data import catalog, text, vocab, word_dropout
-from configs import common
+from tests.paths import CONFIGS_COMMON as common
 
 
 def write(path, text_):

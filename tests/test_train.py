@@ -9,8 +9,9 @@ import numpy as np
 import optax
 import pytest
 
-from bilstm_jax import data, evaluate, metrics, models, optimizer, parallel, train
-from bilstm_jax.config_loading import ConfigError, apply_overrides, load_config
+from bilstm_jax import data, models
+from bilstm_jax.config import ConfigError, apply_overrides, load_config
+from bilstm_jax.training import evaluate, metrics, optimizer, parallel, train
 
 CONFIG = os.path.join(os.path.dirname(__file__), os.pardir, "configs", "synthetic.py")
 
@@ -280,8 +281,9 @@ def test_best_checkpoint_ties_go_to_the_later_step(tmp_path):
 
 _CHAR_MODEL_INIT = """
 import jax, numpy as np, optax
-from bilstm_jax import models, parallel, train
-from bilstm_jax.config_loading import apply_overrides, load_config
+from bilstm_jax import models
+from bilstm_jax.training import parallel, train
+from bilstm_jax.config import apply_overrides, load_config
 config = load_config("configs/ud_pos.py:char")
 apply_overrides(config, {"model.units": 256})  # with char_units 64: two QRs that deadlock jitted
 model = models.build_model(config.model, {"task": "tagging", "vocab_size": 50, "num_classes": 5,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from bilstm_jax import writer
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax.config import ConfigError
+from bilstm_jax.training import writer
 
 
 @pytest.mark.parametrize("config_mode", ["auto", "online", "offline", "disabled"])

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from bilstm_jax import models
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax.config import ConfigError
 from bilstm_jax.data import word_vectors
-from configs import common
+from tests.paths import CONFIGS_COMMON as common
 
 VOCAB = ["<pad>", "<unk>", "the", "Cat", "sat", "zyzzyva"]
 

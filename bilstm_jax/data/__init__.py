@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax.config import ConfigError
 from bilstm_jax.data import batching, synthetic
 
 

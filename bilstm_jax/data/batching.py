@@ -7,7 +7,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax.config import ConfigError
 
 
 @dataclasses.dataclass

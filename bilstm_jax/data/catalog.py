@@ -19,7 +19,7 @@ import urllib.parse
 import numpy as np
 import tensorflow_datasets as tfds
 
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax.config import ConfigError
 from bilstm_jax.data.builders import Example, decode, prepare_lock
 
 VAL_SPLITS = ("validation", "dev", "val")

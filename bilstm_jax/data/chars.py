@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax.config import ConfigError
 from bilstm_jax.data import vocab
 
 CHARS_FILE = "chars.json"

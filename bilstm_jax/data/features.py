@@ -10,7 +10,7 @@ import numpy as np
 import scipy.signal
 import tensorflow as tf
 
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax.config import ConfigError
 
 KINDS = ("logmel", "mfcc")
 NORMALIZERS = ("utterance", "global", "none")

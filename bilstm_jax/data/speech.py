@@ -28,7 +28,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 from absl import logging
 
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax import files
+from bilstm_jax.config import ConfigError
 from bilstm_jax.data import catalog, features
 from bilstm_jax.data.batching import ArrayDataset
 from bilstm_jax.data.builders import audio_folder
@@ -98,11 +99,8 @@ def _cached_split(builder, tfds_split, spec, resample, feature_dir) -> dict[str,
       return {key: cached[key] for key in cached.files}
   start = time.time()
   arrays = _featurize_split(builder, tfds_split, spec, resample)
-  os.makedirs(feature_dir, exist_ok=True)
-  tmp = f"{path}.tmp{os.getpid()}"
-  with open(tmp, "wb") as f:
+  with files.atomic_open(path, "wb") as f:  # a concurrent run reads a whole file or makes its own
     np.savez(f, **arrays)
-  os.replace(tmp, path)  # atomic: a concurrent run reads a whole file or computes its own
   logging.info("featurised %s %s: %d examples in %.1fs -> %s", builder.name, tfds_split,
                len(arrays["labels"]), time.time() - start, path)
   return arrays

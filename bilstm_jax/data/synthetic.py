@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bilstm_jax.config_loading import ConfigError
-
+from bilstm_jax.config import ConfigError
 from bilstm_jax.data.batching import ArrayDataset
 
 NUM_TAGS = 3

@@ -16,7 +16,7 @@ import re
 
 import numpy as np
 
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax.config import ConfigError
 from bilstm_jax.data import catalog, chars, vocab, word_dropout
 from bilstm_jax.data.batching import ArrayDataset
 from bilstm_jax.data.builders import Example, conll, conllu, sentences

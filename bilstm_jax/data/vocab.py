@@ -9,7 +9,8 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax import files
+from bilstm_jax.config import ConfigError
 
 PAD, OOV = "<pad>", "<unk>"
 PAD_ID, OOV_ID = 0, 1
@@ -58,11 +59,8 @@ def load_or_build(workdir: str | None, filename: str, settings: dict,
     return saved["names"]
   names = build()
   if path:
-    os.makedirs(workdir, exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-      json.dump({"settings": settings, "names": names}, f, indent=1)
-    os.replace(tmp, path)  # atomic: a preempted run never leaves half a file
+    # Atomic: a preempted run never leaves half a file.
+    files.atomic_write_json(path, {"settings": settings, "names": names}, indent=1)
   return names
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax.config import ConfigError
 from bilstm_jax.data import vocab
 
 

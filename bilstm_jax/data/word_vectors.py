@@ -14,7 +14,7 @@ import gzip
 
 import numpy as np
 
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax.config import ConfigError
 
 
 @dataclasses.dataclass(frozen=True)

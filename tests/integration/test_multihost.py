@@ -31,11 +31,11 @@ def test_two_task_srun_matches_one_process(tmp_path):
       "process 0 of 2 devices 2", "process 1 of 2 devices 2"], seen.stdout
 
   run = subprocess.run(["srun", "-n", "2", "--cpus-per-task=1", "--time=10", sys.executable,
-                        "-m", "bilstm_jax.main", f"--workdir={two}", *FLAGS], cwd=ROOT,
+                        "-m", "bilstm_jax.training.cli", f"--workdir={two}", *FLAGS], cwd=ROOT,
                        capture_output=True, text=True, timeout=600, env=env)
   assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
   one = tmp_path / "one"
-  single = subprocess.run([sys.executable, "-m", "bilstm_jax.main", f"--workdir={one}", *FLAGS],
+  single = subprocess.run([sys.executable, "-m", "bilstm_jax.training.cli", f"--workdir={one}", *FLAGS],
                           cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
   assert single.returncode == 0, single.stderr[-4000:]
   got, want = _losses(two), _losses(one)

@@ -27,7 +27,7 @@ def _env():
 
 
 def _sweep_cli(*args, timeout=120) -> str:
-  result = subprocess.run([sys.executable, "-m", "bilstm_jax.launch", *args], cwd=ROOT,
+  result = subprocess.run([sys.executable, "-m", "bilstm_jax.sweeps.cli", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout, env=_env())
   assert result.returncode == 0, result.stdout + result.stderr
   return result.stdout
@@ -65,7 +65,7 @@ def test_quickstart_sweep_as_a_job_array(tmp_path):
   sweep_file = tmp_path / "quickstart_ci.py"
   sweep_file.write_text(textwrap.dedent(f"""
       import importlib.util
-      from bilstm_jax import sweep
+      from bilstm_jax.sweeps import spec as sweep
       _spec = importlib.util.spec_from_file_location("quickstart", {QUICKSTART!r})
       quickstart = importlib.util.module_from_spec(_spec)
       _spec.loader.exec_module(quickstart)
@@ -102,13 +102,13 @@ def test_preempted_task_requeues_and_matches_an_uninterrupted_run(tmp_path):
           "data.train_size": 1024, "seed": 0}
   sweep_file = tmp_path / "preempt.py"
   sweep_file.write_text(textwrap.dedent(f"""
-      from bilstm_jax import sweep
+      from bilstm_jax.sweeps import spec as sweep
       def get_sweep():
         return sweep.Sweep(config={SYNTHETIC!r}, rows=[{rows!r}])
       """))
   # The uninterrupted reference runs locally meanwhile (same row, another sweep dir).
   reference = subprocess.Popen(
-      [sys.executable, "-m", "bilstm_jax.launch", "run", str(sweep_file), "--backend", "local",
+      [sys.executable, "-m", "bilstm_jax.sweeps.cli", "run", str(sweep_file), "--backend", "local",
        "--sweep-dir", str(tmp_path / "reference")], cwd=ROOT, env=_env(),
       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
   sweep_dir = str(tmp_path / "runs")

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import tensorflow_datasets as tfds
 
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax.config import ConfigError
 from bilstm_jax.data.builders import prepare_lock
 
 # Our split names -> the TFDS split names the text builders write.

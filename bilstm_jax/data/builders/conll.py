@@ -14,7 +14,7 @@ import re
 import numpy as np
 import tensorflow_datasets as tfds
 
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax.config import ConfigError
 from bilstm_jax.data import builders
 
 EXPECTED = ("train.txt, dev.txt|valid.txt|testa (optional) and test.txt|testb, optionally "

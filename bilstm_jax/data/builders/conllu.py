@@ -8,7 +8,7 @@ import re
 import numpy as np
 import tensorflow_datasets as tfds
 
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax.config import ConfigError
 from bilstm_jax.data import builders
 
 EXPECTED = "*-ud-train.conllu, *-ud-dev.conllu (optional) and *-ud-test.conllu, plain or .gz"

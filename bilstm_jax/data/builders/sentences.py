@@ -21,7 +21,7 @@ import re
 import numpy as np
 import tensorflow_datasets as tfds
 
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax.config import ConfigError
 from bilstm_jax.data import builders
 
 LABEL_SENTENCE = re.compile(r"(?:(?P<prefix>.+)\.)?(?P<word>train|dev|test)(?:\.txt)?(?:\.gz)?")

@@ -18,7 +18,9 @@ matplotlib.use("Agg")  # files only; never a display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bilstm_jax import run_files, sweep as sweep_lib, table_provenance  # noqa: E402
+from bilstm_jax.sweeps import spec as sweep_lib
+from bilstm_jax.sweeps import table_provenance
+from bilstm_jax.training import run_files  # noqa: E402
 
 MISSING = "–"
 _UNITS_KEY = "model.units"

@@ -14,11 +14,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from bilstm_jax import cudnn_lstm, lstm
 # Re-exported: benchmark.py and the tests reach every system's pieces through this module.
-from bilstm_jax.bench_peers import build_keras, build_torch, torch_device  # noqa: F401
-from bilstm_jax.bench_problem import (Problem, Shape, System, make_problem,  # noqa: F401
-                                      masked_xent, step_flops)
+from bilstm_jax.bench.peers import build_keras, build_torch, torch_device  # noqa: F401
+from bilstm_jax.bench.problem import Problem, Shape, System, make_problem, masked_xent, step_flops  # noqa: F401
+from bilstm_jax.core import cudnn_lstm, lstm
 
 GATES = ("i", "f", "g", "o")  # the gate order of ours, PyTorch, Keras and Flax
 OURS_OPTIONS = {"scan_impl": str, "unroll": int, "compute_dtype": str}

@@ -16,7 +16,8 @@ import time
 import jax
 import numpy as np
 
-from bilstm_jax import data, models, optimizer, parallel, train
+from bilstm_jax import data, models
+from bilstm_jax.training import optimizer, parallel, train
 
 
 def _run(state, batches_or_fn, num_steps, p_train_step, rng, sync_every) -> float:

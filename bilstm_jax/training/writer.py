@@ -9,7 +9,8 @@ import sys
 import uuid
 from typing import Any
 
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax import files
+from bilstm_jax.config import ConfigError
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 
@@ -97,10 +98,7 @@ class MetricWriter:
           continue  # a line cut short by a kill; it is rewritten after the resume
         if record["step"] <= step:
           lines.append(line if line.endswith("\n") else line + "\n")
-    tmp = self.path + ".tmp"
-    with open(tmp, "w") as f:
-      f.writelines(lines)
-    os.replace(tmp, self.path)
+    files.atomic_write_text(self.path, "".join(lines))
 
   def write(self, step: int, metrics: dict[str, Any]) -> None:
     if not self.enabled:

@@ -16,10 +16,19 @@ import optax
 from flax.training import train_state
 from jax.experimental import multihost_utils
 
-from bilstm_jax import (checkpoint, data, evaluate, metrics, models, optimizer, parallel,
-                        run_files, workdir_lock, writer)
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax import data, models
+from bilstm_jax.config import ConfigError
 from bilstm_jax.data import word_dropout
+from bilstm_jax.training import (
+  checkpoint,
+  evaluate,
+  metrics,
+  optimizer,
+  parallel,
+  run_files,
+  workdir_lock,
+  writer,
+)
 
 
 class TrainState(train_state.TrainState):

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from bilstm_jax import lstm
+from bilstm_jax.core import lstm
 
 
 @dataclasses.dataclass(frozen=True)

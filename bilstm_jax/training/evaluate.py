@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
 
-from bilstm_jax import metrics, parallel
 from bilstm_jax.data import batching
+from bilstm_jax.training import metrics, parallel
 
 
 def make_eval_fns(apply_fn, coarse_of=None):

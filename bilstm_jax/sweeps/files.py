@@ -4,19 +4,19 @@ A sweep file defines `get_sweep()`. It may take one argument, a named grid with 
 (`def get_sweep(grid="cpu")`): `bilstm-sweep run experiments/fsdd.py:paper` then calls
 get_sweep("paper"), and its runs go to `<sweep-dir>/fsdd_paper/` (the default grid keeps the
 plain `<sweep-dir>/fsdd/`). Like a script, a sweep file can import the modules beside it
-(experiments/_classification.py, say): its folder is on the import path while it loads.
+(`from . import _classification`): it is loaded as a module of a package that stands for its
+folder (config.load_file), with nothing added to sys.path.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import inspect
 import os
-import sys
 
-from bilstm_jax import sweep
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax import config as config_lib
+from bilstm_jax.config import ConfigError
+from bilstm_jax.sweeps import spec as sweep
 
 
 def split_spec(spec: str) -> tuple[str, str | None]:
@@ -35,17 +35,7 @@ def grid_default(get_sweep) -> str | None:
 
 def import_get_sweep(path: str):
   """The file's get_sweep function, its folder importable while the file runs."""
-  if not os.path.isfile(path):
-    raise ConfigError(f"sweep file {path!r} does not exist")
-  module_name = "_sweep_" + sweep.sanitize(os.path.splitext(os.path.basename(path))[0])
-  module_spec = importlib.util.spec_from_file_location(module_name, path)
-  module = importlib.util.module_from_spec(module_spec)
-  folder = os.path.dirname(os.path.abspath(path))
-  sys.path.insert(0, folder)
-  try:
-    module_spec.loader.exec_module(module)
-  finally:
-    sys.path.remove(folder)
+  module = config_lib.load_file(path, "sweep file")
   if not hasattr(module, "get_sweep"):
     raise ConfigError(f"{path} defines no get_sweep()")
   return module.get_sweep

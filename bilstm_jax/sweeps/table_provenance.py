@@ -12,7 +12,7 @@ import shlex
 
 import pandas as pd
 
-from bilstm_jax import sweep as sweep_lib
+from bilstm_jax.sweeps import spec as sweep_lib
 
 
 def _machine_text(machine: dict | None) -> str:

@@ -34,11 +34,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bilstm_jax import bench_systems as systems_lib
-from bilstm_jax import config_loading, host_memory
-from bilstm_jax.bench_report import format_table, git_sha, machine_info
-from bilstm_jax.bench_systems import Shape
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax import config as config_lib
+from bilstm_jax import files, provenance
+from bilstm_jax.bench import systems as systems_lib
+from bilstm_jax.bench.report import format_table
+from bilstm_jax.bench.systems import Shape
+from bilstm_jax.config import ConfigError
+from bilstm_jax.training import host_memory
 
 SHAPES = {
     "default": Shape(batch=64, steps=128, features=128, units=256),
@@ -260,14 +262,14 @@ def parse_args(argv=None) -> argparse.Namespace:
 def _pipeline_config(spec: str):
   """'configs/ud_pos.py data.source_dir=DIR' -> the locked config with the overrides."""
   path, *items = shlex.split(spec)
-  config = config_loading.load_config(path)
-  config_loading.apply_overrides(
-      config, dict(config_loading.parse_override(config, item) for item in items))
+  config = config_lib.load_config(path)
+  config_lib.apply_overrides(
+      config, dict(config_lib.parse_override(config, item) for item in items))
   return config
 
 
 def bench_pipelines(args: argparse.Namespace, report: dict) -> None:
-  from bilstm_jax import bench_pipeline  # pylint: disable=import-outside-toplevel
+  from bilstm_jax.bench import pipeline as bench_pipeline  # pylint: disable=import-outside-toplevel
   lines = [bench_pipeline.TABLE_HEADER]
   for spec in args.pipeline:
     print(f"\n== pipeline: {spec}", flush=True)
@@ -280,7 +282,7 @@ def bench_pipelines(args: argparse.Namespace, report: dict) -> None:
 
 def bench(args: argparse.Namespace, extra_builders: dict | None = None) -> dict:
   """Runs every requested shape; prints the tables; writes args.out. Raises MismatchError."""
-  report = {"machine": machine_info(), "git": git_sha(), "argv": sys.argv,
+  report = {**provenance.provenance(), "argv": sys.argv,
             "load_avg_start": os.getloadavg(), "runs": [], "pipelines": [],
             "malloc": {"requested": args.malloc,
                        "applied": bool(getattr(args, "malloc_applied", False))}}
@@ -297,7 +299,7 @@ def bench(args: argparse.Namespace, extra_builders: dict | None = None) -> dict:
     _write(report, args.out)  # each finished shape survives a later one's timeout
   report["load_avg_end"] = os.getloadavg()
   print(f"\nload average (1/5/15 min) at start {report['load_avg_start']}, at end "
-        f"{report['load_avg_end']}; {report['machine']['cpu_model']}, "
+        f"{report['load_avg_end']}; {report['machine']['cpu']}, "
         f"{report['machine']['cpu_count']} cores", flush=True)
   _write(report, args.out)
   if args.out:
@@ -307,9 +309,7 @@ def bench(args: argparse.Namespace, extra_builders: dict | None = None) -> dict:
 
 def _write(report: dict, path: str | None) -> None:
   if path:
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-      json.dump(report, f, indent=1)
-    os.replace(path + ".tmp", path)
+    files.atomic_write_text(path, json.dumps(report, indent=1))
 
 
 def main(argv=None) -> int:

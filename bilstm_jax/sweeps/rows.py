@@ -12,8 +12,9 @@ import shlex
 import sys
 import time
 
-from bilstm_jax import preemption, run_files, workdir_lock, writer
-from bilstm_jax import sweep as sweep_lib
+from bilstm_jax import files
+from bilstm_jax.sweeps import spec as sweep_lib
+from bilstm_jax.training import preemption, run_files, workdir_lock, writer
 
 LOCK_FILE = ".lock"
 EXIT_FILE = "exit_status.json"
@@ -43,7 +44,7 @@ def is_locked(workdir: str) -> bool:
 def record_exit(workdir: str, returncode: int) -> None:
   """workdir/exit_status.json: the last attempt's exit code, so a failed row can be listed."""
   os.makedirs(workdir, exist_ok=True)
-  run_files.atomic_write_json(os.path.join(workdir, EXIT_FILE), {
+  files.atomic_write_json(os.path.join(workdir, EXIT_FILE), {
       "returncode": returncode, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
       "slurm": run_files.slurm_ids()})
 
@@ -79,7 +80,7 @@ def exec_row(manifest: str, index: int) -> int:
   mode = os.environ.get("WANDB_MODE")
   args = sweep_lib.train_args(run, sweep,
                               mode if mode in writer.WANDB_MODES and mode != "auto" else None)
-  command = [sys.executable, "-m", "bilstm_jax.main"] + args
+  command = [sys.executable, "-m", "bilstm_jax.training.cli"] + args
   log_path = os.path.join(run.workdir, LOG_FILE)
   print(f"row {index} {run.run_name} -> {run.workdir} (log: {log_path})", flush=True)
   log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)

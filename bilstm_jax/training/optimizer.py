@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax.config import ConfigError
 
 
 def head_max_norm(max_norm: float) -> optax.GradientTransformation:

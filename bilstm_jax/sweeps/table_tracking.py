@@ -7,7 +7,7 @@ import os
 
 import pandas as pd
 
-from bilstm_jax import writer
+from bilstm_jax.training import writer
 
 
 def log_table(name: str, cells: pd.DataFrame, png_path: str, wandb_cfg, sweep_dir: str) -> None:

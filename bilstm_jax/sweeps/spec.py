@@ -3,7 +3,7 @@
 A sweep file `experiments/<name>.py` defines `get_sweep()` returning a `Sweep` (how the file is
 found and imported, and its named grids: sweep_files.py):
 
-  from bilstm_jax import sweep
+  from bilstm_jax.sweeps import spec as sweep
   def get_sweep():
     return sweep.Sweep(
         config="configs/synthetic.py",
@@ -28,8 +28,10 @@ import os
 import re
 from typing import Any, Sequence
 
-from bilstm_jax import config_loading, run_files
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax import config as config_lib
+from bilstm_jax import files
+from bilstm_jax.config import ConfigError
+from bilstm_jax.training import run_files
 
 SEED_KEY = "seed"
 MANIFEST = "sweep.jsonl"
@@ -228,8 +230,8 @@ def with_settings(spec: Sweep, settings: dict) -> Sweep:
 def build_config(spec: str, overrides: dict, where: str = ""):
   """load_config(spec) + apply_overrides(overrides); a mistake names the row (`where`)."""
   try:
-    config = config_loading.load_config(spec)
-    config_loading.apply_overrides(config, overrides)
+    config = config_lib.load_config(spec)
+    config_lib.apply_overrides(config, overrides)
   except ConfigError as err:
     raise ConfigError(f"{where}: {err}" if where else str(err)) from None
   return config
@@ -258,7 +260,7 @@ def expand(sweep: Sweep, name: str, sweep_dir: str = "runs", check: bool = True)
   keys = varied_keys(sweep.rows)
   root = os.path.join(sweep_dir, name)
   runs = []
-  defaults = run_files.flat_config(config_loading.load_config(sweep.config)) if check else None
+  defaults = run_files.flat_config(config_lib.load_config(sweep.config)) if check else None
   for i, (row, run_name) in enumerate(zip(sweep.rows, names)):
     workdir = os.path.join(root, run_name)
     # Defence in depth: sanitize() already guarantees a single path component.
@@ -287,11 +289,7 @@ def manifest_text(runs: list[Run]) -> str:
 
 
 def write_manifest(path: str, runs: list[Run]) -> None:
-  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-  tmp = f"{path}.tmp.{os.getpid()}"
-  with open(tmp, "w") as f:
-    f.write(manifest_text(runs))
-  os.replace(tmp, path)
+  files.atomic_write_text(path, manifest_text(runs))
 
 
 def read_manifest(path: str) -> list[Run]:

@@ -14,8 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bilstm_jax import interop
-from bilstm_jax.bench_problem import Problem, System, masked_xent
-
+from bilstm_jax.bench.problem import Problem, System, masked_xent
 
 # --- PyTorch ------------------------------------------------------------------------------------
 

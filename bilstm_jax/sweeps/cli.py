@@ -23,9 +23,12 @@ import sys
 import threading
 import time
 
-from bilstm_jax import config_loading, preemption, sweep_files, sweep_rows
-from bilstm_jax import sweep as sweep_lib
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax import config as config_lib
+from bilstm_jax.config import ConfigError
+from bilstm_jax.sweeps import files as sweep_files
+from bilstm_jax.sweeps import rows as sweep_rows
+from bilstm_jax.sweeps import spec as sweep_lib
+from bilstm_jax.training import preemption
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARRAY_SCRIPT = os.path.join(ROOT, "slurm", "array.sbatch")
@@ -50,7 +53,7 @@ class LocalRunner:
     # Own session: a Ctrl-C reaches only this launcher, which then asks each trainer to
     # checkpoint (SIGTERM) instead of killing it mid-step.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bilstm_jax.launch", "row", self.manifest, str(run.index)],
+        [sys.executable, "-m", "bilstm_jax.sweeps.cli", "row", self.manifest, str(run.index)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     with self.lock:
       self.procs[run.index] = proc
@@ -152,9 +155,9 @@ def queued_jobs(job_name: str) -> list[str]:
 def _load(args):
   name, spec = sweep_files.load(args.sweep_file)
   if args.set:
-    base = config_loading.load_config(spec.config)
+    base = config_lib.load_config(spec.config)
     spec = sweep_lib.with_settings(
-        spec, dict(config_loading.parse_override(base, item) for item in args.set))
+        spec, dict(config_lib.parse_override(base, item) for item in args.set))
   return name, spec, sweep_lib.expand(spec, name, args.sweep_dir)
 
 
@@ -222,7 +225,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_table(args) -> int:
-  from bilstm_jax import tables  # pylint: disable=import-outside-toplevel  (pandas, matplotlib)
+  from bilstm_jax.sweeps import tables  # pylint: disable=import-outside-toplevel  (pandas, matplotlib)
   name, spec, runs = _load(args)
   commands = [shlex.join(["bilstm-sweep", "run", args.sweep_file, *_set_args(args), "--backend",
                           "local", "--workers", "2"]) + "  # or --backend slurm",
@@ -231,8 +234,8 @@ def cmd_table(args) -> int:
                                              status=sweep_rows.run_status, commands=commands)
   print(report)
   print("wrote " + ", ".join(paths))
-  from bilstm_jax import table_tracking  # pylint: disable=import-outside-toplevel
-  wandb_cfg = config_loading.load_config(spec.config).wandb
+  from bilstm_jax.sweeps import table_tracking  # pylint: disable=import-outside-toplevel
+  wandb_cfg = config_lib.load_config(spec.config).wandb
   table_tracking.log_table(name, cells, paths[2], wandb_cfg, os.path.join(args.sweep_dir, name))
   return 0
 
@@ -290,8 +293,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
   args = build_parser().parse_args(argv)
-  # Config files import `configs.common`: make the checkout root importable from its cwd.
-  sys.path.insert(0, os.getcwd())
   if args.command == "run" and args.workers < 1:
     print("bilstm-sweep: error: --workers must be >= 1", file=sys.stderr)
     return 2

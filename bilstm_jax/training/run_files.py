@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shlex
-import subprocess
 import sys
 
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax import provenance as provenance_lib
+from bilstm_jax.config import ConfigError
+from bilstm_jax.files import atomic_write_json
 
 CONFIG_FILE = "config.json"
 RESULTS_FILE = "results.json"
@@ -31,17 +31,6 @@ def flat_config(config) -> dict:
 
   visit("", config)
   return flat
-
-
-def atomic_write_json(path: str, obj) -> None:
-  """Write to a temporary file then rename, so a kill never leaves a half-written file."""
-  tmp = f"{path}.tmp.{os.getpid()}"
-  with open(tmp, "w") as f:
-    json.dump(obj, f, indent=2, sort_keys=True)
-    f.write("\n")
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(tmp, path)
 
 
 def config_changes(workdir: str, current: dict, defaults: dict | None = None) -> list[str]:
@@ -90,22 +79,6 @@ def write_results(workdir: str, results: dict) -> None:
   atomic_write_json(os.path.join(workdir, RESULTS_FILE), results)
 
 
-def machine() -> dict:
-  """What ran a result: CPU model and count, the JAX backend and its devices."""
-  import jax  # pylint: disable=import-outside-toplevel  (this module stays importable without it)
-  cpu = platform.processor() or platform.machine()
-  try:
-    with open("/proc/cpuinfo") as f:
-      cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
-                 cpu)
-  except OSError:
-    pass
-  devices = jax.devices()
-  return {"cpu": cpu, "cpu_count": os.cpu_count(), "backend": jax.default_backend(),
-          "devices": f"{len(devices)} x {devices[0].device_kind}", "jax": jax.__version__,
-          "python": platform.python_version()}
-
-
 SLURM_IDS = ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_RESTART_COUNT",
              "SLURM_JOB_NODELIST")
 
@@ -116,14 +89,8 @@ def slurm_ids() -> dict:
 
 
 def provenance() -> dict:
-  """Git commit of the code, the command line and SLURM ids, for results.json and W&B."""
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  try:
-    commit = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True,
-                            text=True, timeout=10, check=True).stdout.strip()
-  except (OSError, subprocess.SubprocessError):
-    commit = "unknown"
-  # As the user would type it: `python -m bilstm_jax.main` (what sweeps run) has the module's
-  # path in argv[0].
-  return {"git_commit": commit, "command": shlex.join(["bilstm-train", *sys.argv[1:]]),
-          "slurm": slurm_ids(), "machine": machine()}
+  """Git commit (and dirty flag), machine, command line and SLURM ids, for results.json and W&B."""
+  # As the user would type it: `python -m bilstm_jax.training.cli` (what sweeps run) has the
+  # module's path in argv[0].
+  return {**provenance_lib.provenance(), "command": shlex.join(["bilstm-train", *sys.argv[1:]]),
+          "slurm": slurm_ids()}

@@ -7,7 +7,8 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from bilstm_jax import config_loading, host_memory, preemption, run_files, workdir_lock
+from bilstm_jax import config as config_lib
+from bilstm_jax.training import host_memory, preemption, run_files, workdir_lock
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Task config file, e.g. configs/synthetic.py[:smoke]", lock_config=True)
@@ -25,12 +26,12 @@ def main(argv, config_defaults: dict | None = None):
   # Before the slow imports: a SIGUSR1/SIGTERM from SLURM from here on means "checkpoint at the
   # next step boundary and exit", never a kill mid-step.
   stop = preemption.install_stop_request()
-  from bilstm_jax import parallel, train  # pylint: disable=import-outside-toplevel
+  from bilstm_jax.training import parallel, train  # pylint: disable=import-outside-toplevel
   parallel.initialize_distributed()  # joins an `srun -n N` job; no-op for one process
   try:
     results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value, should_stop=stop,
                                        config_defaults=config_defaults)
-  except config_loading.ConfigError as err:
+  except config_lib.ConfigError as err:
     sys.exit(f"bilstm-train: error: {err}")
   except workdir_lock.WorkdirBusy as err:
     print(f"bilstm-train: error: {err}", file=sys.stderr, flush=True)
@@ -47,9 +48,6 @@ def run():
   # freed heap pages instead of page-faulting fresh ones every step (host_memory.py).
   if os.environ.get("BILSTM_JAX_MALLOC", "retain") != "default":
     host_memory.retain_freed_memory()
-  # Config files import `configs.common`; make the checkout root importable when the
-  # command runs from it (console scripts do not put the cwd on sys.path).
-  sys.path.insert(0, os.getcwd())
   # A trainer owns its W&B service. Any Python process that used wandb (a notebook, a test
   # runner, a launcher) leaves WANDB_SERVICE in the environment of its children; a trainer that
   # joined that shared service and was killed with -9 would leave its run id held there, and the
@@ -57,14 +55,14 @@ def run():
   os.environ.pop("WANDB_SERVICE", None)
   # Check the config file and every --config.key before absl parses them, so a mistake is
   # one line naming the valid keys instead of a traceback from the flag parser.
-  spec, keys = config_loading.override_keys(sys.argv[1:])
+  spec, keys = config_lib.override_keys(sys.argv[1:])
   defaults = None
   if spec is not None:
     try:
-      config = config_loading.load_config(spec)
+      config = config_lib.load_config(spec)
       for key in keys:
-        config_loading.check_key(config, key)
-    except config_loading.ConfigError as err:
+        config_lib.check_key(config, key)
+    except config_lib.ConfigError as err:
       sys.exit(f"bilstm-train: error: {err}")
     # The file's own values, before any --config.key: a requeued job whose code gained a
     # config key since its run started still resumes while that key sits at its default.

@@ -7,8 +7,8 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from bilstm_jax import lstm
-from bilstm_jax.config_loading import ConfigError
+from bilstm_jax.config import ConfigError
+from bilstm_jax.core import lstm
 
 POOLINGS = ("final", "mean", "max", "mean_max", "attention")
 

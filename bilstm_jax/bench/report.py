@@ -1,17 +1,10 @@
-"""What `bilstm-bench` prints and records: the Markdown table of one shape, the machine, the commit."""
+"""What `bilstm-bench` prints: the Markdown table of one shape (its record: bench/cli.py)."""
 
 from __future__ import annotations
 
-import importlib.metadata
-import os
-import platform
 import statistics
-import subprocess
 
-import jax
 import numpy as np
-
-VERSIONED = ("jax", "jaxlib", "flax", "optax", "numpy", "torch", "keras")
 
 
 def _fmt(ms: float) -> str:
@@ -56,35 +49,3 @@ def format_table(result: dict) -> str:
     lines.append(f"| {name} | {check['output_max_abs_diff']:.1e} | {check['loss_abs_diff']:.1e} "
                  f"| {check['grad_max_rel_diff']:.1e} | {result['how'][name]} |")
   return "\n".join(lines)
-
-
-def machine_info() -> dict:
-  """CPU model, core counts, load, platform and library versions."""
-  cpu = "unknown"
-  try:
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-      cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
-                 cpu)
-  except OSError:
-    pass
-  versions = {"python": platform.python_version()}
-  for package in VERSIONED:
-    try:
-      versions[package] = importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-      versions[package] = None
-  return {"cpu_model": cpu, "cpu_count": os.cpu_count(),
-          "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-          "platform": platform.platform(), "jax_devices": [str(d) for d in jax.devices()],
-          "device_kind": jax.devices()[0].device_kind,
-          "versions": versions}
-
-
-def git_sha() -> str | None:
-  try:
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = subprocess.run(["git", "-C", root, "describe", "--always", "--dirty", "--abbrev=40"],
-                         capture_output=True, text=True, check=True, timeout=10)
-    return out.stdout.strip()
-  except (OSError, subprocess.SubprocessError):
-    return None

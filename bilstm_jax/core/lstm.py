@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bilstm_jax import cudnn_lstm, recurrence
+from bilstm_jax.core import cudnn_lstm, recurrence
 
 Array = jax.Array
 MergeFn = Callable[[Array, Array], Any]

@@ -7,9 +7,11 @@ each row's config.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import sys
+import types
 
 import ml_collections
 
@@ -18,18 +20,39 @@ class ConfigError(ValueError):
   """A bad config path, variant or key; the message says what is allowed."""
 
 
+def _folder_package(folder: str) -> str:
+  """The name of a package standing for `folder`, registered on first use.
+
+  Config and sweep files are loaded by path, not installed; making each file a module of a
+  package whose path is its folder lets it import its siblings with `from . import common`,
+  with nothing added to sys.path.
+  """
+  name = "_bilstm_files_" + hashlib.sha1(folder.encode()).hexdigest()[:12]
+  if name not in sys.modules:
+    package = types.ModuleType(name, f"the files of {folder}")
+    package.__path__ = [folder]
+    sys.modules[name] = package
+  return name
+
+
+def load_file(path: str, what: str = "file") -> types.ModuleType:
+  """Executes the Python file at `path` afresh, as a module of its folder's package."""
+  if not os.path.isfile(path):
+    raise ConfigError(f"{what} {path!r} does not exist")
+  path = os.path.abspath(path)
+  package = _folder_package(os.path.dirname(path))
+  name = f"{package}.{os.path.splitext(os.path.basename(path))[0]}"
+  module_spec = importlib.util.spec_from_file_location(name, path)
+  module = importlib.util.module_from_spec(module_spec)
+  sys.modules[name] = module  # dataclasses and pickling look the module up by name
+  module_spec.loader.exec_module(module)
+  return module
+
+
 def load_config(spec: str) -> ml_collections.ConfigDict:
   """`configs/trec.py:smoke` -> the locked ConfigDict its get_config(arg) returns."""
   path, _, arg = spec.partition(":")
-  if not os.path.isfile(path):
-    raise ConfigError(f"config file {path!r} does not exist")
-  root = os.path.dirname(os.path.dirname(os.path.abspath(path)))
-  if root not in sys.path:
-    sys.path.insert(0, root)  # config files import configs.common
-  module_spec = importlib.util.spec_from_file_location(
-      "_config_" + os.path.basename(path)[:-3], path)
-  module = importlib.util.module_from_spec(module_spec)
-  module_spec.loader.exec_module(module)
+  module = load_file(path, "config file")
   try:
     config = module.get_config(arg or None)
   except ValueError as err:
