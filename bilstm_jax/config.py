@@ -14,6 +14,8 @@ import sys
 import types
 
 import ml_collections
+from absl import flags
+from ml_collections import config_flags
 
 
 class ConfigError(ValueError):
@@ -119,3 +121,23 @@ def override_keys(argv: list[str], flag: str = "config") -> tuple[str | None, li
     elif item.startswith(f"--{flag}."):
       keys.append(item[len(flag) + 3:].split("=", 1)[0])
   return spec, keys
+
+
+class _ConfigFileParser(flags.ArgumentParser):
+  """Parses a config flag's `path[:arg]` as load_config does (locked, siblings importable)."""
+
+  def parse(self, argument):
+    return load_config(argument)
+
+  def flag_type(self):
+    return "config object"
+
+
+def define_config_flag(name: str, help_string: str, **kwargs):
+  """`--<name>=path[:arg]` plus `--<name>.key=value` overrides, as config_flags.DEFINE_config_file
+  defines them, with the file loaded by load_config (ml_collections' own loader runs a file
+  outside any package, where `from . import common` fails)."""
+  holder = config_flags.DEFINE_config_file(name, None, help_string, lock_config=True, **kwargs)
+  flag_values = kwargs.get("flag_values", flags.FLAGS)
+  flag_values[name].parser = _ConfigFileParser()
+  return holder

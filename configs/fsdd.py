@@ -2,7 +2,7 @@
 
 Run it (a local copy with metadata.csv, or TFDS `spoken_digit`; test = recordings 0-4):
   bilstm-train --config configs/fsdd.py --workdir runs/fsdd \\
-      --config.data.source_dir=../shared/data/fsdd
+      --config.data.source_dir=<data>/fsdd
 Validation: 10% of the training recordings, carved with a fixed seed.
 Expected on 2 CPU cores: ~4 min; test accuracy ~0.97-0.99.
 Variants: `:smoke`, `:mfcc`.

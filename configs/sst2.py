@@ -2,7 +2,7 @@
 
 Run it:
   bilstm-train --config configs/sst2.py --workdir runs/sst2 \\
-      --config.data.source_dir=../shared/data/sst/stsa.binary
+      --config.data.source_dir=<data>/sst/stsa.binary
 The local folder holds several file sets, so source_dir names one by its prefix (stsa.binary
 or stsa.fine; `:fine` sets the 5-class task up for the latter).
 Without source_dir it reads TFDS `glue/sst2` (phrase-level train; its validation set becomes

@@ -2,7 +2,7 @@
 
 Run it (TFDS catalog `trec`, downloaded once; or the local files with source_dir):
   bilstm-train --config configs/trec.py --workdir runs/trec \\
-      --config.data.source_dir=../shared/data/trec
+      --config.data.source_dir=<data>/trec
 Expected on 2 CPU cores: ~1-2 min; test accuracy ~0.89-0.90 (coarse).
 Mean pooling, 300-dim random embeddings and dropout 0.5 on both sides of the LSTM (as Kim
 2014's CNN-rand): the 4,907 training questions are memorised within two epochs, so the

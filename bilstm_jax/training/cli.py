@@ -5,13 +5,12 @@ import os
 import sys
 
 from absl import app, flags, logging
-from ml_collections import config_flags
 
 from bilstm_jax import config as config_lib
 from bilstm_jax.training import host_memory, preemption, run_files, workdir_lock
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Task config file, e.g. configs/synthetic.py[:smoke]", lock_config=True)
+_CONFIG = config_lib.define_config_flag(
+    "config", "Task config file, e.g. configs/synthetic.py[:smoke]")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory; the run resumes from it.")
 flags.mark_flags_as_required(["config", "workdir"])
 
@@ -45,7 +44,8 @@ def main(argv, config_defaults: dict | None = None):
 
 def run():
   # First, before anything starts JAX's thread pool: XLA's per-call temp buffers then reuse
-  # freed heap pages instead of page-faulting fresh ones every step (host_memory.py).
+  # freed heap pages instead of page-faulting fresh ones every step (host_memory.py). It
+  # applies only when JAX will run on the CPU (host_memory.runs_on_cpu has the rule).
   if os.environ.get("BILSTM_JAX_MALLOC", "retain") != "default":
     host_memory.retain_freed_memory()
   # A trainer owns its W&B service. Any Python process that used wandb (a notebook, a test
