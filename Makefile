@@ -27,8 +27,9 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 # The reproduction tables (experiments/reproduce.sh): hours on 2 CPU cores; resumable.
-DATA ?= ../shared/data
+# make results DATA=<the data folder>
 results: $(STAMP)
+	@test -n "$(DATA)" || { echo "make results: set DATA=<the data folder>"; exit 2; }
 	bash experiments/reproduce.sh $(DATA)
 
 clean-runs:

@@ -6,7 +6,8 @@ Not a sweep file itself (the leading underscore): the sweep files beside it impo
 from bilstm_jax import MERGE_MODES, models
 from bilstm_jax.sweeps import spec as sweep
 
-# Merge mode x depth. cpu: 30 runs, ~30-40 min on 2 CPU cores; paper: wider and deeper.
+# Merge mode x depth. cpu: 24 runs, ~25-35 min on 2 CPU cores; paper: wider and deeper. The
+# 'none' rows are the concat model (every head concatenates the pair): shown, never run.
 MERGE_GRIDS = {
     "cpu": {"layers": [1, 2], "units": [128], "seeds": 3},
     "paper": {"layers": [1, 2, 3], "units": [128, 256], "seeds": 3},

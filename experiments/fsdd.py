@@ -2,10 +2,12 @@
 
 Run it (the local copy of the dataset; without source_dir, TFDS `spoken_digit`):
   bilstm-sweep run experiments/fsdd.py --backend local --workers 2 \\
-      --set data.source_dir=../shared/data/fsdd
-  bilstm-sweep table experiments/fsdd.py --set data.source_dir=../shared/data/fsdd
-Grids: `cpu` (the default: 60 runs, ~1 h on 2 CPU cores) and `paper` (experiments/fsdd.py:paper,
+      --set data.source_dir=<data>/fsdd
+  bilstm-sweep table experiments/fsdd.py --set data.source_dir=<data>/fsdd
+Grids: `cpu` (the default: 48 runs, ~1.6 h on 2 CPU cores) and `paper` (experiments/fsdd.py:paper,
 a SLURM array: more units, a third layer, MFCC+deltas as well as log-mel, the full schedule).
+Merge 'none' is the concat model (the classifier reads the pair concatenated): its rows show
+`= concat` in the table and are not run.
 """
 
 from bilstm_jax import MERGE_MODES

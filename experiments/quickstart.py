@@ -1,6 +1,7 @@
 """Quickstart sweep: forward-only vs bidirectional with every merge mode, 2 seeds, one table.
 
-Run it (12 runs of configs/synthetic.py, ~10-20 s each on 2 CPU cores):
+Run it (10 runs of configs/synthetic.py, ~10-20 s each on 2 CPU cores; merge 'none' is the concat
+model, so its row shows `= concat` and is not run):
   bilstm-sweep run experiments/quickstart.py --backend local --workers 2
   bilstm-sweep table experiments/quickstart.py      # tables/quickstart.{md,tex,png}
 Expected: test accuracy ~0.70 forward-only, ~1.00 for every bidirectional merge mode.

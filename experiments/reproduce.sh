@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Runs the cpu grid of every reproduction sweep on this machine and writes its table to results/.
-#   bash experiments/reproduce.sh [DATA_ROOT] [SWEEP ...]    (DATA_ROOT default: ../shared/data)
+#   bash experiments/reproduce.sh DATA_ROOT [SWEEP ...]    (DATA_ROOT: the data folder)
+# The TREC recipe search (192 runs) is run only when named: reproduce.sh DATA_ROOT trec_search.
 # Finished rows are skipped, so an interrupted call resumes; each table is rewritten from the
 # run directories, listing any run that did not finish.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-data=${1:-../shared/data}
-shift || true
+data=${1:?usage: bash experiments/reproduce.sh DATA_ROOT [SWEEP ...] (DATA_ROOT: the data folder)}
+shift
 declare -A SOURCE=(
-  [trec]=trec [trec_pooling]=trec [trec_chars]=trec [ud_pos_chars]=ud_english_ewt [ud_pos]=ud_english_ewt
+  [trec]=trec [trec_pooling]=trec [trec_chars]=trec [trec_search]=trec
+  [ud_pos_chars]=ud_english_ewt [ud_pos]=ud_english_ewt
   [sst2]=sst/stsa.binary [sst2_pooling]=sst/stsa.binary [fsdd]=fsdd)
 sweeps=("$@")
 [ ${#sweeps[@]} -gt 0 ] || sweeps=(trec trec_pooling trec_chars ud_pos_chars ud_pos sst2 sst2_pooling fsdd)

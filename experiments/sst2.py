@@ -2,8 +2,8 @@
 
 Run it (the local files; without source_dir, TFDS `glue/sst2`, phrase-level):
   bilstm-sweep run experiments/sst2.py --backend local --workers 2 \\
-      --set data.source_dir=../shared/data/sst/stsa.binary
-  bilstm-sweep table experiments/sst2.py --set data.source_dir=../shared/data/sst/stsa.binary
+      --set data.source_dir=<data>/sst/stsa.binary
+  bilstm-sweep table experiments/sst2.py --set data.source_dir=<data>/sst/stsa.binary
 Grids: `cpu` (the default, ~40 min on 2 CPU cores) and `paper` (wider and deeper).
 """
 

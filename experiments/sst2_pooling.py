@@ -2,8 +2,8 @@
 
 Run it (concat merge, one layer, as configs/sst2.py):
   bilstm-sweep run experiments/sst2_pooling.py --backend local --workers 2 \\
-      --set data.source_dir=../shared/data/sst/stsa.binary
-  bilstm-sweep table experiments/sst2_pooling.py --set data.source_dir=../shared/data/sst/stsa.binary
+      --set data.source_dir=<data>/sst/stsa.binary
+  bilstm-sweep table experiments/sst2_pooling.py --set data.source_dir=<data>/sst/stsa.binary
 Grids: `cpu` (the default: the config's depth) and `paper` (depths 1 and 2).
 """
 

@@ -2,8 +2,8 @@
 
 Run it (the local files; without source_dir, TFDS `trec`):
   bilstm-sweep run experiments/trec.py --backend local --workers 2 \\
-      --set data.source_dir=../shared/data/trec
-  bilstm-sweep table experiments/trec.py --set data.source_dir=../shared/data/trec
+      --set data.source_dir=<data>/trec
+  bilstm-sweep table experiments/trec.py --set data.source_dir=<data>/trec
 Grids: `cpu` (the default, ~30 min on 2 CPU cores) and `paper` (wider and deeper).
 """
 

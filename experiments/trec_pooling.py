@@ -2,8 +2,8 @@
 
 Run it (concat merge, one layer, as configs/trec.py):
   bilstm-sweep run experiments/trec_pooling.py --backend local --workers 2 \\
-      --set data.source_dir=../shared/data/trec
-  bilstm-sweep table experiments/trec_pooling.py --set data.source_dir=../shared/data/trec
+      --set data.source_dir=<data>/trec
+  bilstm-sweep table experiments/trec_pooling.py --set data.source_dir=<data>/trec
 Grids: `cpu` (the default: the config's depth) and `paper` (depths 1 and 2).
 """
 

@@ -2,10 +2,12 @@
 
 Run it (official train/dev/test; without source_dir, TFDS `universal_dependencies/en_ewt`):
   bilstm-sweep run experiments/ud_pos.py --backend local --workers 2 \\
-      --set data.source_dir=../shared/data/ud_english_ewt
-  bilstm-sweep table experiments/ud_pos.py --set data.source_dir=../shared/data/ud_english_ewt
+      --set data.source_dir=<data>/ud_english_ewt
+  bilstm-sweep table experiments/ud_pos.py --set data.source_dir=<data>/ud_english_ewt
 The character encoder against word-only is its own sweep: experiments/ud_pos_chars.py.
 Grids: `cpu` (the default, sized for about an hour on 2 CPU cores) and `paper` (a SLURM array).
+Merge 'none' is the concat model (the tagger reads the pair concatenated): its rows show
+`= concat` in the table and are not run.
 """
 
 from bilstm_jax import MERGE_MODES

@@ -4,8 +4,8 @@ The character encoder is the same core run over every word's characters (configs
 `:char`; Plank et al. 2016, Lample et al. 2016); with it the words are lowercased and the
 characters keep their case. Run it:
   bilstm-sweep run experiments/ud_pos_chars.py --backend local --workers 2 \\
-      --set data.source_dir=../shared/data/ud_english_ewt
-  bilstm-sweep table experiments/ud_pos_chars.py --set data.source_dir=../shared/data/ud_english_ewt
+      --set data.source_dir=<data>/ud_english_ewt
+  bilstm-sweep table experiments/ud_pos_chars.py --set data.source_dir=<data>/ud_english_ewt
 Grids: `cpu` (the default) and `paper` (the config's full schedule, two widths).
 """
 

@@ -6,12 +6,16 @@ import subprocess
 import sys
 import textwrap
 
+import jax
+import jax.numpy as jnp
+import numpy as np
 import pytest
 from absl import flags
-from ml_collections import config_flags
 
-from bilstm_jax import MERGE_MODES
+from bilstm_jax import MERGE_MODES, models
+from bilstm_jax import config as config_lib
 from bilstm_jax.config import ConfigError
+from bilstm_jax.sweeps import aliases
 from bilstm_jax.sweeps import cli as launch
 from bilstm_jax.sweeps import files as sweep_files
 from bilstm_jax.sweeps import rows as sweep_rows
@@ -20,6 +24,7 @@ from bilstm_jax.training import run_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SYNTHETIC = os.path.join(ROOT, "configs", "synthetic.py")
+TREC = os.path.join(ROOT, "configs", "trec.py")
 QUICKSTART = os.path.join(ROOT, "experiments", "quickstart.py")
 
 
@@ -104,6 +109,113 @@ def test_quickstart_rows_all_build_configs():
   assert runs[3].workdir == os.path.join("runs", "quickstart",
                                          "bidirectional=True,merge=concat,seed=1")
   assert spec.table.metric == "test/accuracy"
+  # merge 'none' is the concat model: its rows stay in the table but are never run. The rows
+  # that run keep their names, indices and configs (so their params_sha256 too).
+  assert [(r.run_name, r.same_as) for r in runs if r.same_as] == [
+      ("bidirectional=True,merge=none,seed=0", "bidirectional=True,merge=concat,seed=0"),
+      ("bidirectional=True,merge=none,seed=1", "bidirectional=True,merge=concat,seed=1")]
+  before = sweep.chain(sweep.product(("model.bidirectional", [False]), sweep.seeds(2)),
+                       sweep.product(("model.bidirectional", [True]),
+                                     ("model.merge", [m for m in MERGE_MODES if m != "none"]),
+                                     sweep.seeds(2)))
+  assert [(r.index, r.overrides) for r in sweep.to_run(runs)] == list(enumerate(before))
+
+
+def _merge_rows(config, *axes):
+  return sweep.expand(sweep.Sweep(config, sweep.product(*axes, ("model.merge", list(MERGE_MODES)),
+                                                        sweep.seeds(2))), "m", check=False)
+
+
+@pytest.mark.parametrize("config,axes", [
+    (SYNTHETIC, ()),  # the tagger
+    (TREC, (("model.pooling", ["final", "mean", "max", "mean_max", "attention"]),)),
+    (TREC, (("model.num_layers", [1, 2]),))], ids=["tagger", "poolings", "depths"])
+def test_merge_none_rows_of_concatenating_heads_are_not_run(config, axes):
+  runs = _merge_rows(config, *axes)
+  nones = [r for r in runs if r.overrides["model.merge"] == "none"]
+  assert nones and all(r.same_as == r.run_name.replace("merge=none", "merge=concat")
+                       for r in nones)
+  assert all("concatenated" in r.same_note for r in nones)
+  assert {r.overrides["model.merge"] for r in sweep.to_run(runs)} == set(MERGE_MODES) - {"none"}
+  assert sweep.unfinished(runs) == sweep.to_run(runs)
+  # Forward-only never merges: every merge mode there is the concat model.
+  one_way = _merge_rows(config, *axes, ("model.bidirectional", [False]))
+  assert {r.overrides["model.merge"] for r in sweep.to_run(one_way)} == {"concat"}
+  # Without a concat row to point at, a 'none' row is run.
+  only = sweep.expand(sweep.Sweep(config, sweep.product(("model.merge", ["none"]),
+                                                       sweep.seeds(1))), "m", check=False)
+  assert not only[0].same_as
+
+
+@pytest.mark.parametrize("task,pooling", [("tagging", None)] + [
+    ("classification", p) for p in models.POOLINGS])
+def test_rows_marked_alike_train_the_same_model(key, task, pooling):
+  """aliases.py's rule checked against every head build_model makes: the same parameters and
+  logits, bit for bit, for 'none' and 'concat' (the tagger: the same gradients too; and,
+  forward-only, for any merge)."""
+  info = {"task": task, "vocab_size": 10, "num_classes": 3}
+  inputs = np.random.default_rng(0).integers(1, 9, size=(3, 6)).astype(np.int32)
+  lengths = np.array([6, 2, 0], np.int32)
+  pairs = [({"merge": "none"}, {"merge": "concat"})]
+  if task == "tagging":  # the merge is never reached, whatever the head
+    pairs.append(({"merge": "sum", "bidirectional": False}, {"bidirectional": False}))
+  for changes, twin in pairs:
+    flat = {"model.merge": "concat", "model.bidirectional": True}
+    flat.update({f"model.{k}": v for k, v in changes.items()})
+    assert aliases.twin(flat)[0] == {"model.merge": "concat"}
+    outs = []
+    for change in (changes, twin):
+      cfg = config_lib.load_config(SYNTHETIC).model
+      cfg.units, cfg.embed_dim, cfg.num_layers = 4, 5, 2
+      cfg.pooling = pooling or cfg.pooling
+      for k, v in change.items():
+        cfg[k] = v
+      model = models.build_model(cfg, info)
+      params = model.init(key, inputs, lengths)["params"]
+
+      def logits(p, model=model):
+        return model.apply({"params": p}, inputs, lengths)
+
+      def outputs(p, logits=logits):
+        if task != "tagging":  # compiling the gradients of each pooling is slow on CPU
+          return logits(p)
+        return logits(p), jax.grad(lambda q: jnp.sum(logits(q) ** 2))(p)
+
+      outs.append((params, jax.jit(outputs)(params)))
+    jax.tree_util.tree_map(np.testing.assert_array_equal, outs[0], outs[1])
+
+
+def test_a_manifest_holds_only_the_rows_that_run(tmp_path, capsys):
+  path = _write_sweep(tmp_path, 'sweep.product(("model.merge", ["concat", "none", "sum"]), '
+                      'sweep.seeds(1))')
+  runs_dir = str(tmp_path / "runs")
+  assert launch.main(["run", path, "--backend", "slurm", "--dry-run", "--sweep-dir",
+                      runs_dir]) == 0
+  out = capsys.readouterr().out
+  assert "3 rows, 0 finished, 2 to run, 1 the same model as another row (not run)" in out
+  assert "=    1 merge=none: same model as merge=concat (merge 'none': every head" in out
+  assert "--array=0,2%8" in out
+  runs = sweep.expand(sweep_files.load(path)[1], "toy", runs_dir)
+  manifest = str(tmp_path / sweep.MANIFEST)
+  sweep.write_manifest(manifest, sweep.to_run(runs))
+  assert sweep.manifest_row(manifest, 2).run_name == "merge=sum"  # rows keep their sweep index
+  with pytest.raises(ConfigError, match="has rows 0,2; no row 1"):
+    sweep.manifest_row(manifest, 1)
+
+
+def test_the_slurm_array_script_is_the_repositorys():
+  assert launch.ARRAY_SCRIPT == os.path.join(ROOT, "slurm", "array.sbatch")
+  assert os.path.isfile(launch.ARRAY_SCRIPT)
+
+
+def test_long_names_keep_their_seed():
+  settings = sweep.zipped(*[(f"model.k{i:02d}", ["v" * 9, "w" * 9]) for i in range(12)])
+  names = sweep.run_names(sweep.product(settings, sweep.seeds(2)))
+  assert all(len(n) <= 150 for n in names) and len(set(names)) == 4
+  assert [n.rsplit(",", 1)[1] for n in names] == ["seed=0", "seed=1"] * 2
+  # The seeds of one setting share its digest; another setting has its own.
+  heads = [n.rsplit(",", 1)[0] for n in names]
+  assert heads[0] == heads[1] != heads[2] == heads[3]
 
 
 def test_misspelled_key_is_one_error_naming_the_row(tmp_path):
@@ -139,10 +251,12 @@ def test_named_grids_select_rows_and_name_their_run_directory(tmp_path):
 
 def test_a_sweep_file_imports_the_modules_beside_it(tmp_path):
   (tmp_path / "_shared_rows.py").write_text(
-      "from bilstm_jax import sweep\nROWS = sweep.product(('model.units', [4, 8]), sweep.seeds(1))\n")
-  path = _write_sweep(tmp_path, "ROWS")
-  text = open(path).read().replace("from bilstm_jax import sweep",
-                                   "from bilstm_jax import sweep\nfrom _shared_rows import ROWS")
+      "from bilstm_jax.sweeps import spec as sweep\n"
+      "ROWS = sweep.product(('model.units', [4, 8]), sweep.seeds(1))\n")
+  path = _write_sweep(tmp_path, "_shared_rows.ROWS")
+  text = open(path).read().replace("from bilstm_jax.sweeps import spec as sweep",
+                                   "from bilstm_jax.sweeps import spec as sweep\n"
+                                   "from . import _shared_rows")
   open(path, "w").write(text)
   assert [row["model.units"] for row in sweep_files.load(path)[1].rows] == [4, 8]
   assert str(tmp_path) not in sys.path  # only while the file loads
@@ -176,8 +290,7 @@ def test_flags_round_trip_to_the_same_config():
       "wandb.mode": "disabled"})
   argv = ["prog", f"--config={args[1]}"] + args[4:]
   values = flags.FlagValues()
-  holder = config_flags.DEFINE_config_file("config", None, "", flag_values=values,
-                                           lock_config=True, sys_argv=argv)
+  holder = config_lib.define_config_flag("config", "", flag_values=values, sys_argv=argv)
   values(argv)
   assert run_files.flat_config(holder.value) == run_files.flat_config(expected)
   with pytest.raises(ConfigError, match="None cannot be passed"):
@@ -240,8 +353,9 @@ def test_finished_and_locked_rows_are_not_run(tmp_path):
 def test_lock_excludes_another_process_and_dies_with_it(tmp_path):
   workdir = str(tmp_path / "run")
   holder = subprocess.Popen(
-      [sys.executable, "-c", "import sys, time; from bilstm_jax import sweep_rows; "
-       f"fd = sweep_rows.try_lock({workdir!r}); print('locked', flush=True); time.sleep(60)"],
+      [sys.executable, "-c", ("import time; from bilstm_jax.sweeps import rows as sweep_rows; "
+                              f"fd = sweep_rows.try_lock({workdir!r}); "
+                              "print('locked', flush=True); time.sleep(60)")],
       stdout=subprocess.PIPE, text=True)
   try:
     assert holder.stdout.readline().strip() == "locked"

@@ -6,6 +6,7 @@ import shlex
 import pandas as pd
 import pytest
 
+from bilstm_jax import files, provenance
 from bilstm_jax.sweeps import rows as sweep_rows
 from bilstm_jax.sweeps import spec as sweep
 from bilstm_jax.sweeps import tables
@@ -79,16 +80,19 @@ def test_markdown_latex_png(tmp_path):
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
-def test_provenance_lists_each_run_command_and_the_table_commands(tmp_path):
+def test_provenance_lists_each_run_command_and_the_table_commands(tmp_path, monkeypatch):
+  monkeypatch.setattr(provenance, "git_commit", lambda: {"commit": "cd" * 20, "dirty": True})
   runs = _fabricate(tmp_path)
   done = [run for run in runs if run_files.read_results(run.workdir)]
   machine = {"cpu": "Test CPU", "cpu_count": 2, "backend": "cpu", "devices": "1 x cpu",
              "jax": "0.0", "python": "3.11"}
-  for run in done:
+  for i, run in enumerate(done):
     results = run_files.read_results(run.workdir)
+    # Two runs made before results.json recorded the dirty flag, one with uncommitted edits.
+    dirty = {} if i < 2 else {"git_dirty": i == 2}
     run_files.write_results(run.workdir, {**results, "wall_time_s": 60.0, "git_commit": "ab" * 20,
                                           "command": f"/repo/bilstm_jax/main.py --workdir {run.workdir}",
-                                          "machine": machine})
+                                          "machine": machine, **dirty})
   commands = ["bilstm-sweep run t.py --backend local", "bilstm-sweep table t.py"]
   paths, _, _ = tables.write_tables("t", TABLE, runs, str(tmp_path / "tables"), commands=commands)
   assert [os.path.basename(p) for p in paths[3:]] == ["t.runs.csv", "t.about.md"]
@@ -104,22 +108,94 @@ def test_provenance_lists_each_run_command_and_the_table_commands(tmp_path):
   assert f"runs: {len(done)} of {len(runs)} finished" in about
   assert f"compute: {len(done):.1f} min summed over runs" in about
   assert "machine: Test CPU (2 logical CPUs), cpu: 1 x cpu, jax 0.0, Python 3.11" in about
-  assert f"code: `{'ab' * 6}`" in about
+  assert (f"code: `{'ab' * 6}`, `{'ab' * 6}` (edits not recorded), `{'ab' * 6}` with "
+          "uncommitted edits") in about
+  assert f"- table: built by the code at `{'cd' * 6}` with uncommitted edits" in about
+  by_name = dict(zip(frame["run_name"], frame["git_dirty"]))
+  assert [by_name[run.run_name] for run in done[2:4]] == [True, False]
+  assert all(pd.isna(by_name[run.run_name]) for run in done[:2])
 
 
-def test_lower_is_better_and_units_plot(tmp_path):
-  table = sweep.Table(metric="test/per", rows=("model.merge",), cols=("model.units",),
-                      higher_is_better=False, digits=2)
+@pytest.mark.parametrize("metric", ["test/per", "test/loss", "val/label_error_rate"])
+def test_a_loss_or_error_rate_bolds_the_lowest_and_units_plot(tmp_path, metric):
+  # The direction comes from the metric's name (metric_direction.py), as the trainer's pick of
+  # its best checkpoint does: no table setting can disagree with it.
+  table = sweep.Table(metric=metric, rows=("model.merge",), cols=("model.units",), digits=2)
   rows = sweep.product(("model.merge", ["concat", "sum"]), ("model.units", [8, 16]))
   runs = [sweep.Run(i, n, "c.py", r, str(tmp_path / n))
           for i, (r, n) in enumerate(zip(rows, sweep.run_names(rows)))]
   for run, value in zip(runs, [0.3, 0.2, 0.25, 0.1]):
-    run_files.write_results(_mkdir(run.workdir), {"test/per": value})
+    run_files.write_results(_mkdir(run.workdir), {metric: value})
   paths, markdown, _ = tables.write_tables("u", table, runs, str(tmp_path / "tables"))
   assert "| concat | 0.30 (1) | 0.20 (1) |" in markdown
   assert "| sum | **0.25** (1) | **0.10** (1) |" in markdown
+  assert "bold: the lowest per column" in markdown
+  assert r"sum & $\mathbf{0.25}$ (1) & $\mathbf{0.10}$ (1) \\" in _read(paths[1])
   assert "Not in the table" not in markdown
   assert os.path.getsize(paths[2]) > 0
+
+
+def test_a_row_that_repeats_another_is_shown_not_run(tmp_path):
+  rows = sweep.product(("model.merge", ["concat", "sum", "none"]), sweep.seeds(2))
+  names = sweep.run_names(rows)
+  note = "merge 'none': every head reads the forward and backward outputs concatenated"
+  runs = [sweep.Run(i, n, "c.py", r, str(tmp_path / n),
+                    same_as=n.replace("none", "concat") if "none" in n else "",
+                    same_note=note if "none" in n else "")
+          for i, (r, n) in enumerate(zip(rows, names))]
+  for run, value in zip(runs[:3], [0.9, 0.92, 0.8]):
+    run_files.write_results(_mkdir(run.workdir), {"test/accuracy": value})
+  table = sweep.Table(rows=("model.merge",))
+  paths, markdown, _ = tables.write_tables("a", table, runs, str(tmp_path / "tables"),
+                                           commands=["bilstm-sweep table a.py"])
+  assert "| none | = concat |" in markdown.splitlines()
+  assert f"`= concat`: not run, the same model as that row ({note})." in markdown
+  assert "3 of 4 runs done." in markdown  # the two 'none' runs are not planned
+  assert "- `merge=sum,seed=1` (row 3): not finished" in markdown
+  assert "merge=none" not in markdown  # neither listed as missing nor run
+  assert r"none & = concat \\" in _read(paths[1])
+  assert len(pd.read_csv(paths[3])) == 4  # runs.csv: the runs that are run
+  assert "- not run: 2 rows that train the very model of another row" in _read(paths[4])
+
+
+def test_a_search_table_is_ordered_by_its_pick_metric(tmp_path):
+  rows = sweep.product(("model.units", [8, 16, 32]), sweep.seeds(2))
+  runs = [sweep.Run(i, n, "c.py", r, str(tmp_path / n))
+          for i, (r, n) in enumerate(zip(rows, sweep.run_names(rows)))]
+  dev = {8: [0.5, 0.7], 16: [0.9, 0.9], 32: [0.8]}
+  for run in runs:
+    units, seed = run.overrides["model.units"], run.overrides["seed"]
+    if seed < len(dev[units]):
+      run_files.write_results(_mkdir(run.workdir), {"val/accuracy": dev[units][seed],
+                                                    "test/accuracy": units / 100})
+  table = sweep.Table(rows=("model.units",), sort_by="val/accuracy")
+  paths, markdown, _ = tables.write_tables("s", table, runs, str(tmp_path / "tables"))
+  lines = markdown.splitlines()
+  assert "| units | val/accuracy | test/accuracy |" in lines
+  body = [line for line in lines if line.startswith("| ") and line[2].isdigit()]
+  assert body == ["| 16 | 0.9000 | 0.1600 ± 0.0000 (2) |", "| 32 | 0.8000 | **0.3200** (1/2) |",
+                  "| 8 | 0.6000 | 0.0800 ± 0.0000 (2) |"]
+  assert "rows by val/accuracy (seed mean), best first" in markdown
+  assert os.path.getsize(paths[2]) > 0
+  with pytest.raises(ValueError, match="one-column table"):
+    sweep.Table(rows=("model.units",), cols=("model.merge",), sort_by="val/accuracy")
+
+
+def test_every_table_file_is_written_atomically(tmp_path, monkeypatch):
+  runs = _fabricate(tmp_path)
+  written = []
+  real = files.atomic_open
+
+  def spy(path, mode="w"):
+    written.append((os.path.basename(path), mode))
+    return real(path, mode)
+
+  monkeypatch.setattr(files, "atomic_open", spy)
+  paths, _, _ = tables.write_tables("t", TABLE, runs, str(tmp_path / "tables"), commands=["c"])
+  assert sorted(written) == sorted([("t.md", "w"), ("t.tex", "w"), ("t.png", "wb"),
+                                    ("t.runs.csv", "w"), ("t.about.md", "w")])
+  assert not [p for p in os.listdir(tmp_path / "tables") if ".tmp." in p]
+  assert all(os.path.getsize(p) > 0 for p in paths)
 
 
 def test_results_without_the_metric_are_listed(tmp_path):
@@ -133,6 +209,11 @@ def test_results_without_the_metric_are_listed(tmp_path):
 def _mkdir(path):
   os.makedirs(path, exist_ok=True)
   return path
+
+
+def _read(path):
+  with open(path) as f:
+    return f.read()
 
 
 def test_table_is_logged_to_the_wandb_group_offline(tmp_path, monkeypatch):

@@ -30,7 +30,7 @@ from bilstm_jax.sweeps import rows as sweep_rows
 from bilstm_jax.sweeps import spec as sweep_lib
 from bilstm_jax.training import preemption
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo
 ARRAY_SCRIPT = os.path.join(ROOT, "slurm", "array.sbatch")
 
 
@@ -171,12 +171,15 @@ def _table_command(args) -> str:
 
 
 def cmd_run(args) -> int:
-  name, _, runs = _load(args)
+  name, _, every = _load(args)
+  runs = sweep_lib.to_run(every)  # the manifest: a row that repeats another's model never runs
   root = os.path.join(args.sweep_dir, name)
   manifest = os.path.join(root, sweep_lib.MANIFEST)
   todo = sweep_lib.unfinished(runs)
-  print(f"sweep {name}: {len(runs)} rows, {len(runs) - len(todo)} finished, {len(todo)} to run "
-        f"({args.backend}); manifest {manifest}")
+  repeats = len(every) - len(runs)
+  same = f", {repeats} the same model as another row (not run)" if repeats else ""
+  print(f"sweep {name}: {len(every)} rows, {len(runs) - len(todo)} finished, {len(todo)} to run"
+        f"{same} ({args.backend}); manifest {manifest}")
   if args.backend == "slurm":
     # The array reads an immutable snapshot named by its content, so editing the sweep file
     # while tasks are pending can never shift which row a pending task runs.
@@ -184,9 +187,11 @@ def cmd_run(args) -> int:
     snapshot = os.path.join(root, "slurm", f"sweep-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
                             ".jsonl")
     command = sbatch_command(args, snapshot, [run.index for run in todo], name)
-  for run in runs:
-    mark = "  " if run in todo else "ok"
-    print(f"  {mark} {run.index:3d} {run.run_name}")
+  for run in every:
+    if run.same_as:
+      print(f"  =  {run.index:3d} {run.run_name}: same model as {run.same_as} ({run.same_note})")
+    else:
+      print(f"  {'  ' if run in todo else 'ok'} {run.index:3d} {run.run_name}")
   if args.dry_run:
     if args.backend == "slurm" and todo:
       print("would run: " + shlex.join(command))
@@ -225,7 +230,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_table(args) -> int:
-  from bilstm_jax.sweeps import tables  # pylint: disable=import-outside-toplevel  (pandas, matplotlib)
+  # pandas and matplotlib load only for tables.
+  from bilstm_jax.sweeps import tables  # pylint: disable=import-outside-toplevel
   name, spec, runs = _load(args)
   commands = [shlex.join(["bilstm-sweep", "run", args.sweep_file, *_set_args(args), "--backend",
                           "local", "--workers", "2"]) + "  # or --backend slurm",
@@ -260,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
   run.add_argument("--dry-run", action="store_true", help="print the plan; write nothing")
   run.add_argument("--sweep-dir", default="runs")
   run.add_argument("--workers", type=int, default=1, help="local: rows run at once")
-  set_help = ("KEY=VALUE added to every row, e.g. data.source_dir=../shared/data/fsdd "
+  set_help = ("KEY=VALUE added to every row, e.g. data.source_dir=<data>/fsdd "
               "(repeatable; give `table` the same ones)")
   run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=set_help)
   slurm = run.add_argument_group("slurm")

@@ -1,7 +1,7 @@
 """Sweeps as data: product/zipped/chain over (dotted key, values) axes, run names, the manifest.
 
 A sweep file `experiments/<name>.py` defines `get_sweep()` returning a `Sweep` (how the file is
-found and imported, and its named grids: sweep_files.py):
+found and imported, and its named grids: files.py):
 
   from bilstm_jax.sweeps import spec as sweep
   def get_sweep():
@@ -15,7 +15,9 @@ found and imported, and its named grids: sweep_files.py):
 Each row is a dict of dotted overrides (including `seed`); its config is
 `load_config(sweep.config)` plus `apply_overrides(row)`. Its run name is built from the keys
 that vary across the sweep (`merge=sum,num_layers=2,seed=1`) and its run directory is
-`<sweep-dir>/<sweep name>/<run name>`.
+`<sweep-dir>/<sweep name>/<run name>`. A row whose config trains the very model of another row
+(aliases.py: merge 'none' is 'concat' for every head) stays in the table as `= concat` and is
+never run.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any, Sequence
 from bilstm_jax import config as config_lib
 from bilstm_jax import files
 from bilstm_jax.config import ConfigError
+from bilstm_jax.sweeps import aliases
 from bilstm_jax.training import run_files
 
 SEED_KEY = "seed"
@@ -99,13 +102,16 @@ def pick_grid(grids: dict[str, Any], name: str) -> Any:
 
 @dataclasses.dataclass(frozen=True)
 class Table:
-  """How a sweep becomes a table: one metric, row keys x column keys, seeds aggregated."""
+  """How a sweep becomes a table: one metric, row keys x column keys, seeds aggregated; the
+  best cell per column is bold, by the metric's direction (metric_direction.py)."""
   metric: str = "test/accuracy"
   rows: tuple[str, ...] = ()  # dotted keys whose values label table rows
   cols: tuple[str, ...] = ()  # dotted keys whose values label columns; () = one column
-  higher_is_better: bool = True  # which cell per column is bold
   digits: int = 4
   title: str = ""
+  # A search's table: this metric's seed mean (e.g. "val/accuracy") gets its own column and
+  # orders the rows, best first, so the pick is made on it and `metric` (test) is only read.
+  sort_by: str = ""
 
   def __post_init__(self):
     object.__setattr__(self, "rows", tuple(self.rows))
@@ -114,6 +120,9 @@ class Table:
     if both or SEED_KEY in self.rows + self.cols:
       raise ValueError(f"table keys must be distinct and never {SEED_KEY!r}: rows={self.rows} "
                        f"cols={self.cols}")
+    if self.sort_by and self.cols:
+      raise ValueError(f"sort_by={self.sort_by!r} orders the rows of a one-column table; "
+                       f"drop cols={self.cols}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,8 +173,12 @@ def sanitize(name: str) -> str:
   safe = re.sub(r"\.{2,}", "_", safe)
   safe = re.sub(r"^[.-]", "_", safe)
   if len(safe) > _MAX_NAME_CHARS:
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    safe = f"{safe[:_MAX_NAME_CHARS - 9]}-{digest}"
+    # Cut from the middle, keeping a short last part (the seed) after a digest of the rest:
+    # the seeds of one setting share the digest and stay told apart.
+    last = safe[safe.rfind(","):] if 0 < len(safe) - safe.rfind(",") <= 24 else ""
+    rest = name[:name.rfind(",")] if last else name
+    digest = hashlib.sha256(rest.encode()).hexdigest()[:8]
+    safe = f"{safe[:_MAX_NAME_CHARS - 9 - len(last)]}-{digest}{last}"
   return safe or "run"
 
 
@@ -247,6 +260,10 @@ class Run:
   overrides: dict
   workdir: str
   tags: tuple[str, ...] = ()
+  # Set when the row's config trains the very model of another row (aliases.py): that row's
+  # run name, and why. Such a row is never run (nor in the manifest); its table cell says so.
+  same_as: str = ""
+  same_note: str = ""
 
   def to_json(self) -> dict:
     return {"index": self.index, "run_name": self.run_name, "config": self.config,
@@ -254,30 +271,40 @@ class Run:
 
 
 def expand(sweep: Sweep, name: str, sweep_dir: str = "runs", check: bool = True) -> list[Run]:
-  """The sweep's runs in order. With check=True every row's config is built once and must
-  match the config of any run already in its directory."""
+  """Every row of the sweep as a Run, in order; `index` is the row's place in the sweep. A row
+  that repeats another row's model (aliases.py) gets `same_as` and is never run. With
+  check=True each row's config must match the config of any run already in its directory."""
   names = run_names(sweep.rows)
   keys = varied_keys(sweep.rows)
   root = os.path.join(sweep_dir, name)
-  runs = []
   defaults = run_files.flat_config(config_lib.load_config(sweep.config)) if check else None
-  for i, (row, run_name) in enumerate(zip(sweep.rows, names)):
+  wheres = [f"sweep {name!r} row {i} ({run_name})" for i, run_name in enumerate(names)]
+  flats = [run_files.flat_config(build_config(sweep.config, row, where=where))
+           for row, where in zip(sweep.rows, wheres)]
+  repeats = aliases.find(flats)
+  runs = []
+  for i, (row, run_name, flat) in enumerate(zip(sweep.rows, names, flats)):
     workdir = os.path.join(root, run_name)
     # Defence in depth: sanitize() already guarantees a single path component.
     if os.path.dirname(os.path.abspath(workdir)) != os.path.abspath(root):
       raise ValueError(f"run name {run_name!r} escapes {root}")
-    if check:
-      where = f"sweep {name!r} row {i} ({run_name})"
-      config = run_files.flat_config(build_config(sweep.config, row, where=where))
-      changes = run_files.config_changes(workdir, config, defaults)
+    same_as, note = (names[repeats[i][0]], repeats[i][1]) if i in repeats else ("", "")
+    if check and not same_as:
+      changes = run_files.config_changes(workdir, flat, defaults)
       if changes:
         # A finished run there would be skipped and tabled as this row: the same sweep file
         # with another --set data.source_dir (another corpus) must not reuse its results.
-        raise ConfigError(f"{where}: {workdir} holds a run with a different config "
+        raise ConfigError(f"{wheres[i]}: {workdir} holds a run with a different config "
                           f"({'; '.join(changes)}); give this sweep its own --sweep-dir, or "
                           "remove that run directory")
-    runs.append(Run(i, run_name, sweep.config, _jsonable(row), workdir, run_tags(row, keys)))
+    runs.append(Run(i, run_name, sweep.config, _jsonable(row), workdir, run_tags(row, keys),
+                    same_as, note))
   return runs
+
+
+def to_run(runs: list[Run]) -> list[Run]:
+  """The runs that train something: all but those that repeat another row's model."""
+  return [run for run in runs if not run.same_as]
 
 
 def _jsonable(row: dict) -> dict:
@@ -300,9 +327,10 @@ def read_manifest(path: str) -> list[Run]:
 
 
 def manifest_row(path: str, index: int) -> Run:
-  runs = read_manifest(path)
-  if not 0 <= index < len(runs) or runs[index].index != index:
-    raise ConfigError(f"{path} has rows 0-{len(runs) - 1}; no row {index}")
+  """The run of sweep row `index` (rows that repeat another row are not in the manifest)."""
+  runs = {run.index: run for run in read_manifest(path)}
+  if index not in runs:
+    raise ConfigError(f"{path} has rows {compress_indices(sorted(runs))}; no row {index}")
   return runs[index]
 
 
@@ -312,7 +340,7 @@ def is_finished(run: Run) -> bool:
 
 def unfinished(runs: list[Run]) -> list[Run]:
   """The rows still to run: those without results.json (a started one resumes)."""
-  return [run for run in runs if not is_finished(run)]
+  return [run for run in to_run(runs) if not is_finished(run)]
 
 
 def flag_value(key: str, value: Any) -> str:

@@ -2,7 +2,8 @@
 
 `<name>.runs.csv` has one line per planned run (its `bilstm-train` command re-runs that one
 row); `<name>.about.md` has the commands that rebuild the whole table, the total and elapsed
-time, the machines and the code versions, all read from the runs' results.json.
+time, the machines and the code versions (the commit, and whether it had uncommitted edits),
+all read from the runs' results.json (provenance.py wrote them).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import shlex
 
 import pandas as pd
 
+from bilstm_jax import files, provenance
 from bilstm_jax.sweeps import spec as sweep_lib
 
 
@@ -24,10 +26,11 @@ def _machine_text(machine: dict | None) -> str:
 
 
 def runs_frame(frame: pd.DataFrame, runs: list[sweep_lib.Run], name: str) -> pd.DataFrame:
-  """The table's run frame (tables.collect) with the machine as text and each run's command
-  (the `bilstm-train` command the sweep runner executes for that row)."""
+  """The table's planned runs (tables.collect, less the rows that repeat another row's model)
+  with the machine as text and each run's command (the `bilstm-train` command the sweep runner
+  executes for that row)."""
   by_index = {run.index: run for run in runs}
-  out = frame.reset_index(drop=True).copy()
+  out = frame[frame["planned"] > 0].reset_index(drop=True).copy()
   out["machine"] = [_machine_text(machine) if status == "done" else None
                     for machine, status in zip(out["machine"], out["status"])]
   out["command"] = [shlex.join(["bilstm-train", *sweep_lib.train_args(by_index[i], name)])
@@ -35,19 +38,29 @@ def runs_frame(frame: pd.DataFrame, runs: list[sweep_lib.Run], name: str) -> pd.
   return out
 
 
+def _code_text(commit: str, dirty) -> str:
+  """'`0123456789ab`', plus whether the run's tree had uncommitted edits when it recorded it."""
+  if dirty is None or pd.isna(dirty):
+    return f"`{commit[:12]}` (edits not recorded)"
+  return f"`{commit[:12]}`" + (" with uncommitted edits" if dirty else "")
+
+
 def _duration(seconds: float) -> str:
   minutes = seconds / 60
   return f"{minutes:.1f} min" if minutes < 120 else f"{minutes / 60:.2f} h"
 
 
-def about_markdown(name: str, runs: pd.DataFrame, commands: list[str]) -> str:
+def about_markdown(name: str, runs: pd.DataFrame, commands: list[str], repeats: int = 0) -> str:
+  """`repeats`: how many sweep rows were not run because they repeat another row's model."""
   done = runs[runs["status"] == "done"]
   lines = [f"# How `{name}` was made", "", "Rebuild the whole table (finished runs are skipped):",
            "", "```", *commands, "```", "",
            f"Re-run one row: its `command` in `{name}.runs.csv` (the run directory must be new).",
            ""]
+  table_code = provenance.git_commit()
+  built = f"- table: built by the code at {_code_text(table_code['commit'], table_code['dirty'])}"
   if done.empty:
-    return "\n".join(lines + ["No run has finished yet."]) + "\n"
+    return "\n".join(lines + ["No run has finished yet.", "", built]) + "\n"
   total = float(done["wall_time_s"].sum())
   start = float((done["finished_at"] - done["wall_time_s"]).min())
   end = float(done["finished_at"].max())
@@ -56,19 +69,23 @@ def about_markdown(name: str, runs: pd.DataFrame, commands: list[str]) -> str:
             (f"- compute: {_duration(total)} summed over runs; {_duration(end - start)} from "
              "the first run's start to the last run's end"),
             "- machine: " + "; ".join(sorted(done["machine"].dropna().unique())),
-            "- code: " + ", ".join(f"`{c[:12]}`" for c in sorted(done["git_commit"].dropna()
-                                                                  .unique()))]
-  return "\n".join(lines) + "\n"
+            "- code: " + ", ".join(sorted({_code_text(commit, dirty) for commit, dirty in
+                                           zip(done["git_commit"], done["git_dirty"])
+                                           if isinstance(commit, str)}))]
+  if repeats:
+    lines.append(f"- not run: {repeats} rows that train the very model of another row (`= ...` "
+                 "in the table)")
+  return "\n".join(lines + [built]) + "\n"
 
 
 def write_provenance(base: str, name: str, frame: pd.DataFrame, runs: list[sweep_lib.Run],
                      commands: list[str]) -> list[str]:
-  """Writes <base>.runs.csv and <base>.about.md; returns their paths."""
-  runs = runs_frame(frame, runs, name)
-  columns = ["run_name", "seed", "status", "value", "wall_time_s", "git_commit", "machine",
-             "command"]
-  runs[columns].to_csv(base + ".runs.csv", index=False)
-  with open(base + ".about.md", "w") as f:
-    f.write(about_markdown(name, runs, commands))
+  """Writes <base>.runs.csv and <base>.about.md (atomically: files.py); returns their paths."""
+  planned = runs_frame(frame, runs, name)
+  columns = ["run_name", "seed", "status", "value", "wall_time_s", "git_commit", "git_dirty",
+             "machine", "command"]
+  with files.atomic_open(base + ".runs.csv") as f:
+    planned[columns].to_csv(f, index=False)
+  repeats = int((frame["planned"] == 0).sum())
+  files.atomic_write_text(base + ".about.md", about_markdown(name, planned, commands, repeats))
   return [base + ".runs.csv", base + ".about.md"]
-

@@ -3,27 +3,24 @@
 The local results.json files are the truth (W&B is only for watching). Each cell is the
 sweep's metric aggregated over seeds as `mean ± std (n)`; a cell with fewer finished seeds than
 planned shows `(n/planned)`, and every run not in the table is listed under it with its status.
+The best cell per column is bold by the metric's direction (metric_direction.py); a row that
+repeats another row's model shows `= <that row>`; every file is written atomically (files.py).
 """
 
 from __future__ import annotations
 
 import math
 import os
-import textwrap
 from typing import Callable
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")  # files only; never a display
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
+from bilstm_jax import files
 from bilstm_jax.sweeps import spec as sweep_lib
-from bilstm_jax.sweeps import table_provenance
-from bilstm_jax.training import run_files  # noqa: E402
+from bilstm_jax.sweeps import table_plot, table_provenance
+from bilstm_jax.training import metric_direction, run_files
 
 MISSING = "–"
-_UNITS_KEY = "model.units"
 
 
 def _label(run: sweep_lib.Run, key: str) -> str:
@@ -34,40 +31,57 @@ def default_status(run: sweep_lib.Run) -> str:
   return "done" if sweep_lib.is_finished(run) else "not finished"
 
 
+def _alias(run: sweep_lib.Run, twin: sweep_lib.Run, table: sweep_lib.Table) -> str:
+  """'= concat': the twin's labels where they differ from the row's (else its run name)."""
+  differ = [_label(twin, key) for key in table.rows + table.cols
+            if _label(twin, key) != _label(run, key)]
+  return "= " + (", ".join(differ) if differ else twin.run_name)
+
+
+def _number(results: dict, key: str) -> float:
+  value = results.get(key)
+  return float(value) if isinstance(value, (int, float)) else math.nan
+
+
 def collect(runs: list[sweep_lib.Run], table: sweep_lib.Table,
             status: Callable[[sweep_lib.Run], str] = default_status) -> pd.DataFrame:
-  """One row per planned run: its table labels, seed, status and metric value (NaN if none),
-  and from its results.json the wall time, commit, machine and when it was written (for the
-  provenance files)."""
+  """One row per row of the sweep: its table labels, seed, status and metric value (NaN if
+  none), and from its results.json the wall time, commit (and whether it had uncommitted
+  edits), machine and when it was written (for the provenance files). A row that repeats
+  another row's model (Run.same_as) is not planned: its `alias` says which row it equals."""
+  by_name = {run.run_name: run for run in runs}
   records = []
   for run in runs:
-    results = run_files.read_results(run.workdir)
+    results = None if run.same_as else run_files.read_results(run.workdir)
     saved = results or {}
     path = os.path.join(run.workdir, run_files.RESULTS_FILE)
-    state = status(run)
-    value = math.nan
+    state = f"same model as {run.same_as}" if run.same_as else status(run)
+    value = _number(saved, table.metric)
     if results is not None:
-      if isinstance(results.get(table.metric), (int, float)):
-        value = float(results[table.metric])
-        state = "done"
-      else:
-        state = f"results.json has no {table.metric!r}"
+      has = isinstance(results.get(table.metric), (int, float))
+      state = "done" if has else f"results.json has no {table.metric!r}"
     records.append({
         "index": run.index, "run_name": run.run_name, "workdir": run.workdir,
         "seed": run.overrides.get(sweep_lib.SEED_KEY), "status": state, "value": value,
         **{key: _label(run, key) for key in table.rows + table.cols},
+        "planned": 0 if run.same_as else 1, "same_as": run.same_as, "note": run.same_note,
+        "alias": _alias(run, by_name[run.same_as], table) if run.same_as else "",
+        "sort": _number(saved, table.sort_by) if table.sort_by else math.nan,
         "wall_time_s": saved.get("wall_time_s"),
         "finished_at": os.path.getmtime(path) if results is not None else None,
-        "git_commit": saved.get("git_commit"),
+        "git_commit": saved.get("git_commit"), "git_dirty": saved.get("git_dirty"),
         "machine": saved.get("machine")})
   return pd.DataFrame.from_records(records)
 
 
 def aggregate(frame: pd.DataFrame, table: sweep_lib.Table) -> pd.DataFrame:
-  """One row per (row labels, column labels) cell: mean, std (ddof=1), n done, n planned."""
+  """One row per (row labels, column labels) cell: mean, std (ddof=1), n done, n planned (0
+  for a cell of rows that repeat other rows: `alias` says which), and the sort metric's mean."""
   keys = list(table.rows + table.cols)
   grouped = frame.groupby(keys, sort=False) if keys else frame.groupby(lambda _: "all")
-  cells = grouped["value"].agg(mean="mean", std="std", n="count", planned="size").reset_index()
+  cells = grouped.agg(mean=("value", "mean"), std=("value", "std"), n=("value", "count"),
+                      planned=("planned", "sum"), alias=("alias", "first"),
+                      sort=("sort", "mean")).reset_index()
   if not keys:
     cells = cells.drop(columns="index")
   return cells
@@ -75,6 +89,8 @@ def aggregate(frame: pd.DataFrame, table: sweep_lib.Table) -> pd.DataFrame:
 
 def _fmt_cell(cell, digits: int, bold: Callable[[str], str] | None, pm: str) -> str:
   n, planned = int(cell["n"]), int(cell["planned"])
+  if planned == 0:
+    return cell["alias"]
   count = f"({n})" if n == planned else f"({n}/{planned})"
   if n == 0:
     return f"{MISSING} {count}"
@@ -85,7 +101,11 @@ def _fmt_cell(cell, digits: int, bold: Callable[[str], str] | None, pm: str) -> 
 
 
 def _grid(cells: pd.DataFrame, table: sweep_lib.Table):
-  """(row label tuples, column label tuples, {(row, col): cell}) in sweep order."""
+  """(row label tuples, column label tuples, {(row, col): cell}) in sweep order, or with
+  `sort_by` best sort-metric mean first (rows without one last)."""
+  if table.sort_by:
+    best_first = not metric_direction.higher_is_better(table.sort_by)
+    cells = cells.sort_values("sort", ascending=best_first, na_position="last", kind="stable")
   row_keys, col_keys = list(table.rows), list(table.cols)
   grid, row_labels, col_labels = {}, {}, {}
   for _, cell in cells.iterrows():
@@ -98,52 +118,71 @@ def _grid(cells: pd.DataFrame, table: sweep_lib.Table):
 
 
 def _best(grid, rows, col, table: sweep_lib.Table):
-  """The rounded best mean in a column (ties all bold), or None if the column is empty."""
+  """The column's best rounded mean by the metric's direction (a loss or an error rate: the
+  lowest), or None if the column is empty; ties are all bold."""
   means = [round(grid[(r, col)]["mean"], table.digits) for r in rows
            if (r, col) in grid and grid[(r, col)]["n"] > 0]
   if not means:
     return None
-  return max(means) if table.higher_is_better else min(means)
+  return max(means) if metric_direction.higher_is_better(table.metric) else min(means)
 
 
-def _short(key: str) -> str:
-  return key.rsplit(".", 1)[-1]
+def _bold(cell, best, table: sweep_lib.Table, mark: Callable[[str], str]):
+  return mark if cell["n"] > 0 and round(cell["mean"], table.digits) == best else None
 
 
-def _col_name(col: tuple, table: sweep_lib.Table) -> str:
-  if not table.cols:
-    return table.metric
-  return ", ".join(f"{_short(k)}={v}" for k, v in zip(table.cols, col))
+def _header(table: sweep_lib.Table, cols) -> list[str]:
+  sort = [table.sort_by] if table.sort_by else []
+  return ([table_plot.short_key(k) for k in table.rows] + sort
+          + [table_plot.col_name(c, table) for c in cols])
+
+
+def _sort_text(cell, table: sweep_lib.Table) -> str:
+  return MISSING if pd.isna(cell["sort"]) else f"{cell['sort']:.{table.digits}f}"
 
 
 def _not_in_table(frame: pd.DataFrame) -> list[tuple[str, int, str]]:
   """(run name, row index, status) of every planned run without a value in the table."""
-  rows = frame[frame["status"] != "done"]
+  rows = frame[(frame["status"] != "done") & (frame["planned"] > 0)]
   return [(r.run_name, r.index, r.status) for r in rows.itertuples()]
+
+
+def _alias_notes(frame: pd.DataFrame) -> list[str]:
+  """One line per kind of row not run because it repeats another row's model."""
+  same = frame[frame["planned"] == 0].drop_duplicates(["alias", "note"])
+  return [f"`{r.alias}`: not run, the same model as that row ({r.note})."
+          for r in same.itertuples()]
 
 
 def to_markdown(name: str, frame: pd.DataFrame, cells: pd.DataFrame,
                 table: sweep_lib.Table) -> str:
   rows, cols, grid = _grid(cells, table)
-  header = [_short(k) for k in table.rows] + [_col_name(c, table) for c in cols]
+  header = _header(table, cols)
   lines = [f"# {table.title or name}", "",
            "| " + " | ".join(header) + " |",
-           "|" + "|".join(["---"] * len(table.rows) + ["---:"] * len(cols)) + "|"]
+           "|" + "|".join(["---"] * len(table.rows) + ["---:"] * (len(header) - len(table.rows)))
+           + "|"]
   best = {c: _best(grid, rows, c, table) for c in cols}
   for r in rows:
-    out = list(r)
+    out = list(r) + ([_sort_text(grid[(r, cols[0])], table)] if table.sort_by else [])
     for c in cols:
       if (r, c) not in grid:
         out.append("")
         continue
       cell = grid[(r, c)]
-      is_best = cell["n"] > 0 and round(cell["mean"], table.digits) == best[c]
-      out.append(_fmt_cell(cell, table.digits, (lambda t: f"**{t}**") if is_best else None,
-                           " ± "))
+      bold = _bold(cell, best[c], table, lambda t: f"**{t}**")
+      out.append(_fmt_cell(cell, table.digits, bold, " ± "))
     lines.append("| " + " | ".join(out) + " |")
-  done = int((frame["status"] == "done").sum())
-  lines += ["", f"{table.metric}: mean ± std over seeds (n runs; n/planned where runs are "
-            f"missing); bold: best per column. {done} of {len(frame)} runs done."]
+  planned = int(frame["planned"].sum())
+  done = int(((frame["status"] == "done") & (frame["planned"] > 0)).sum())
+  direction = "highest" if metric_direction.higher_is_better(table.metric) else "lowest"
+  order = f"; rows by {table.sort_by} (seed mean), best first" if table.sort_by else ""
+  lines += ["", (f"{table.metric}: mean ± std over seeds (n runs; n/planned where runs are "
+                 f"missing); bold: the {direction} per column{order}. {done} of {planned} runs "
+                 "done.")]
+  notes = _alias_notes(frame)
+  if notes:
+    lines += [""] + notes
   missing = _not_in_table(frame)
   if missing:
     lines += ["", f"Not in the table ({len(missing)} runs):", ""]
@@ -160,27 +199,31 @@ def _tex_escape(text: str) -> str:
 
 def to_latex(name: str, frame: pd.DataFrame, cells: pd.DataFrame, table: sweep_lib.Table) -> str:
   rows, cols, grid = _grid(cells, table)
-  best = {c: _best(grid, rows, c, table) for c in cols}
-  spec = "l" * len(table.rows) + "r" * len(cols)
-  header = [_short(k) for k in table.rows] + [_col_name(c, table) for c in cols]
+  header = _header(table, cols)
+  spec = "l" * len(table.rows) + "r" * (len(header) - len(table.rows))
   lines = [f"% {table.title or name}: {table.metric}, mean $\\pm$ std over seeds (n).",
            "% Written by `bilstm-sweep table`; edit the sweep file, not this file.",
            f"\\begin{{tabular}}{{{spec}}}", r"\toprule",
            " & ".join(_tex_escape(h) for h in header) + r" \\", r"\midrule"]
+  best = {c: _best(grid, rows, c, table) for c in cols}
   for r in rows:
     out = [_tex_escape(v) for v in r]
+    if table.sort_by:
+      out.append(_tex_escape(_sort_text(grid[(r, cols[0])], table)))
     for c in cols:
       if (r, c) not in grid:
         out.append("")
         continue
       cell = grid[(r, c)]
-      is_best = cell["n"] > 0 and round(cell["mean"], table.digits) == best[c]
-      text = _fmt_cell(cell, table.digits, (lambda t: f"\\mathbf{{{t}}}") if is_best else None,
-                       r" \pm ")
-      value, _, count = text.rpartition(" ")
+      if cell["planned"] == 0:
+        out.append(_tex_escape(cell["alias"]))
+        continue
+      bold = _bold(cell, best[c], table, lambda t: f"\\mathbf{{{t}}}")
+      value, _, count = _fmt_cell(cell, table.digits, bold, r" \pm ").rpartition(" ")
       out.append(f"${value}$ {count}" if cell["n"] > 0 else f"-- {count}")
     lines.append(" & ".join(out) + r" \\")
   lines += [r"\bottomrule", r"\end{tabular}"]
+  lines += [f"% {note}" for note in _alias_notes(frame)]
   missing = _not_in_table(frame)
   if missing:
     # Visible in the PDF on purpose: an incomplete table must not pass for a final one.
@@ -191,72 +234,19 @@ def to_latex(name: str, frame: pd.DataFrame, cells: pd.DataFrame, table: sweep_l
   return "\n".join(lines) + "\n"
 
 
-def plot(name: str, cells: pd.DataFrame, table: sweep_lib.Table, path: str) -> None:
-  """Metric vs units (one line per other key combination) when units takes several values;
-  otherwise one point per table row, one series per column. Error bars: std over seeds. The
-  y axis spans the data (not 0), so differences of a point stay visible."""
-  fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
-  keys = list(table.rows + table.cols)
-  done = cells[cells["n"] > 0]
-  if _UNITS_KEY in keys and done[_UNITS_KEY].nunique() > 1:
-    others = [k for k in keys if k != _UNITS_KEY]
-    groups = done.groupby(others, sort=False) if others else [((), done)]
-    for label, group in groups:
-      label = label if isinstance(label, tuple) else (label,)
-      group = group.assign(x=pd.to_numeric(group[_UNITS_KEY], errors="coerce")).sort_values("x")
-      ax.errorbar(group["x"], group["mean"], yerr=group["std"].fillna(0.0), marker="o",
-                  capsize=3, label=", ".join(f"{_short(k)}={v}" for k, v in zip(others, label)))
-    ax.set_xlabel("units")
-    if others:
-      ax.legend(fontsize=8)
-  else:
-    rows, cols, grid = _grid(cells, table)
-    width = 0.6 / max(len(cols), 1)
-    for j, col in enumerate(cols):
-      xs, means, stds = [], [], []
-      for i, row in enumerate(rows):
-        cell = grid.get((row, col))
-        if cell is None or cell["n"] == 0:
-          continue
-        x = i + (j - (len(cols) - 1) / 2) * width
-        xs.append(x)
-        means.append(cell["mean"])
-        stds.append(0.0 if pd.isna(cell["std"]) else cell["std"])
-        if cell["n"] < cell["planned"]:  # an incomplete cell says so on the plot too
-          ax.annotate(f"n={cell['n']}/{cell['planned']}", (x, cell["mean"]), fontsize=7,
-                      ha="center", va="bottom")
-      ax.errorbar(xs, means, yerr=stds, marker="o", linestyle="none", capsize=3,
-                  label=_col_name(col, table) if table.cols else None)
-    ax.set_xticks(range(len(rows)), [", ".join(map(str, r)) or name for r in rows],
-                  rotation=30 if len(rows) > 6 else 0, ha="right" if len(rows) > 6 else "center",
-                  fontsize=8)
-    ax.set_xlim(-0.5, len(rows) - 0.5)
-    ax.set_xlabel(", ".join(_short(k) for k in table.rows))
-    if table.cols:
-      ax.legend(fontsize=8)
-  ax.set_ylabel(table.metric)
-  ax.set_title("\n".join(textwrap.wrap(table.title or name, 90)), fontsize=10)
-  ax.grid(alpha=0.3)
-  fig.tight_layout()
-  fig.savefig(path)
-  plt.close(fig)
-
-
 def write_tables(name: str, table: sweep_lib.Table, runs: list[sweep_lib.Run], tables_dir: str,
                  status: Callable[[sweep_lib.Run], str] = default_status,
                  commands: list[str] | None = None):
   """Writes <tables_dir>/<name>.{md,tex,png}, and with `commands` (those that rebuild the table)
-  <name>.{runs.csv,about.md} (table_provenance.py); returns (paths, the Markdown, the cells)."""
+  <name>.{runs.csv,about.md} (table_provenance.py), each atomically (files.py); returns (paths,
+  the Markdown, the cells)."""
   frame = collect(runs, table, status)
   cells = aggregate(frame, table)
-  os.makedirs(tables_dir, exist_ok=True)
   base = os.path.join(tables_dir, name)
   markdown = to_markdown(name, frame, cells, table)
-  with open(base + ".md", "w") as f:
-    f.write(markdown)
-  with open(base + ".tex", "w") as f:
-    f.write(to_latex(name, frame, cells, table))
-  plot(name, cells, table, base + ".png")
+  files.atomic_write_text(base + ".md", markdown)
+  files.atomic_write_text(base + ".tex", to_latex(name, frame, cells, table))
+  table_plot.plot(name, cells, _grid, table, base + ".png")
   paths = [base + ".md", base + ".tex", base + ".png"]
   if commands is not None:
     paths += table_provenance.write_provenance(base, name, frame, runs, commands)
