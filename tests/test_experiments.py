@@ -6,7 +6,7 @@ import os
 import pytest
 
 from bilstm_jax.sweeps import files as sweep_files
-from bilstm_jax.sweeps import spec as sweep
+from bilstm_jax.sweeps import plan
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A script, not a sweep (the GPU check runs on import, and only means something on a CUDA GPU);
@@ -28,9 +28,9 @@ def test_sweep_file_loads_and_every_row_config_builds(path, tmp_path):
   for grid in _grids(path):
     spec_path = path if grid is None else f"{path}:{grid}"
     name, spec = sweep_files.load(spec_path)
-    runs = sweep.expand(spec, name, str(tmp_path), check=True)
+    runs = plan.expand(spec, name, str(tmp_path), check=True)
     # Every head concatenates the 'none' pair: those rows are the concat ones, never run.
-    assert not [r for r in sweep.to_run(runs) if r.overrides.get("model.merge") == "none"]
+    assert not [r for r in plan.to_run(runs) if r.overrides.get("model.merge") == "none"]
     seeds = {run.overrides.get("seed") for run in runs}
     assert seeds == {0, 1, 2} or os.path.basename(path) == "quickstart.py"
     assert spec.table.title

@@ -15,7 +15,7 @@ from absl import flags
 from bilstm_jax import MERGE_MODES, models
 from bilstm_jax import config as config_lib
 from bilstm_jax.config import ConfigError
-from bilstm_jax.sweeps import aliases
+from bilstm_jax.sweeps import aliases, naming, plan
 from bilstm_jax.sweeps import cli as launch
 from bilstm_jax.sweeps import files as sweep_files
 from bilstm_jax.sweeps import rows as sweep_rows
@@ -71,38 +71,38 @@ def test_run_names_use_only_varied_keys_seed_last():
   rows = sweep.product(("model.cell", ["lstm"]), ("model.merge", ["concat", "sum"]),
                        ("model.num_layers", [2]), sweep.seeds(2))
   rows = [dict(seed=r.pop("seed"), **r) for r in rows]  # seed first in the dict: still last
-  assert sweep.varied_keys(rows) == ["model.merge", "seed"]
-  assert sweep.run_names(rows) == ["merge=concat,seed=0", "merge=concat,seed=1",
+  assert naming.varied_keys(rows) == ["model.merge", "seed"]
+  assert naming.run_names(rows) == ["merge=concat,seed=0", "merge=concat,seed=1",
                                    "merge=sum,seed=0", "merge=sum,seed=1"]
   # A key some rows leave out varies; two keys with the same last part keep their full names.
   rows = [{"model.dropout": 0.1, "data.dropout": 0.0}, {"model.dropout": 0.2}]
-  assert sweep.run_names(rows) == ["model.dropout=0.1,data.dropout=0",
+  assert naming.run_names(rows) == ["model.dropout=0.1,data.dropout=0",
                                    "model.dropout=0.2"]
-  assert sweep.run_names([{"seed": 0}]) == ["run"]
+  assert naming.run_names([{"seed": 0}]) == ["run"]
 
 
 @pytest.mark.parametrize("value", ["../../etc", "/abs/path", "a/b", "..", ".", "-rf",
                                    "x y*?$\\", "é", "a" * 400])
 def test_names_never_escape_the_sweep_dir(tmp_path, value):
   rows = [{"data.source_dir": value}, {"data.source_dir": "plain"}]
-  names = sweep.run_names(rows)
+  names = naming.run_names(rows)
   for name in names:
     assert "/" not in name and ".." not in name and not name.startswith((".", "-"))
     assert len(name) <= 150
     root = tmp_path / "runs" / "toy"
     assert os.path.dirname(os.path.abspath(root / name)) == str(root)
   assert names[0] != names[1]
-  assert sweep.sanitize("..") == "_" and sweep.sanitize("/etc/passwd") == "_etc_passwd"
+  assert naming.sanitize("..") == "_" and naming.sanitize("/etc/passwd") == "_etc_passwd"
 
 
 def test_sanitising_collisions_stay_unique():
-  names = sweep.run_names([{"data.format": "a/b"}, {"data.format": "a_b"}])
+  names = naming.run_names([{"data.format": "a/b"}, {"data.format": "a_b"}])
   assert len(set(names)) == 2 and all(n.startswith("format=a_b") for n in names)
 
 
 def test_quickstart_rows_all_build_configs():
   spec = sweep_files.load(QUICKSTART)[1]
-  runs = sweep.expand(spec, "quickstart", "runs")  # builds every row's config
+  runs = plan.expand(spec, "quickstart", "runs")  # builds every row's config
   assert len(runs) == 2 + 2 * len(MERGE_MODES)
   assert runs[0].run_name == "bidirectional=False,seed=0"
   assert runs[-1].run_name == "bidirectional=True,merge=none,seed=1"
@@ -118,11 +118,11 @@ def test_quickstart_rows_all_build_configs():
                        sweep.product(("model.bidirectional", [True]),
                                      ("model.merge", [m for m in MERGE_MODES if m != "none"]),
                                      sweep.seeds(2)))
-  assert [(r.index, r.overrides) for r in sweep.to_run(runs)] == list(enumerate(before))
+  assert [(r.index, r.overrides) for r in plan.to_run(runs)] == list(enumerate(before))
 
 
 def _merge_rows(config, *axes):
-  return sweep.expand(sweep.Sweep(config, sweep.product(*axes, ("model.merge", list(MERGE_MODES)),
+  return plan.expand(sweep.Sweep(config, sweep.product(*axes, ("model.merge", list(MERGE_MODES)),
                                                         sweep.seeds(2))), "m", check=False)
 
 
@@ -136,13 +136,13 @@ def test_merge_none_rows_of_concatenating_heads_are_not_run(config, axes):
   assert nones and all(r.same_as == r.run_name.replace("merge=none", "merge=concat")
                        for r in nones)
   assert all("concatenated" in r.same_note for r in nones)
-  assert {r.overrides["model.merge"] for r in sweep.to_run(runs)} == set(MERGE_MODES) - {"none"}
-  assert sweep.unfinished(runs) == sweep.to_run(runs)
+  assert {r.overrides["model.merge"] for r in plan.to_run(runs)} == set(MERGE_MODES) - {"none"}
+  assert plan.unfinished(runs) == plan.to_run(runs)
   # Forward-only never merges: every merge mode there is the concat model.
   one_way = _merge_rows(config, *axes, ("model.bidirectional", [False]))
-  assert {r.overrides["model.merge"] for r in sweep.to_run(one_way)} == {"concat"}
+  assert {r.overrides["model.merge"] for r in plan.to_run(one_way)} == {"concat"}
   # Without a concat row to point at, a 'none' row is run.
-  only = sweep.expand(sweep.Sweep(config, sweep.product(("model.merge", ["none"]),
+  only = plan.expand(sweep.Sweep(config, sweep.product(("model.merge", ["none"]),
                                                        sweep.seeds(1))), "m", check=False)
   assert not only[0].same_as
 
@@ -195,12 +195,12 @@ def test_a_manifest_holds_only_the_rows_that_run(tmp_path, capsys):
   assert "3 rows, 0 finished, 2 to run, 1 the same model as another row (not run)" in out
   assert "=    1 merge=none: same model as merge=concat (merge 'none': every head" in out
   assert "--array=0,2%8" in out
-  runs = sweep.expand(sweep_files.load(path)[1], "toy", runs_dir)
-  manifest = str(tmp_path / sweep.MANIFEST)
-  sweep.write_manifest(manifest, sweep.to_run(runs))
-  assert sweep.manifest_row(manifest, 2).run_name == "merge=sum"  # rows keep their sweep index
+  runs = plan.expand(sweep_files.load(path)[1], "toy", runs_dir)
+  manifest = str(tmp_path / plan.MANIFEST)
+  plan.write_manifest(manifest, plan.to_run(runs))
+  assert plan.manifest_row(manifest, 2).run_name == "merge=sum"  # rows keep their sweep index
   with pytest.raises(ConfigError, match="has rows 0,2; no row 1"):
-    sweep.manifest_row(manifest, 1)
+    plan.manifest_row(manifest, 1)
 
 
 def test_the_slurm_array_script_is_the_repositorys():
@@ -210,7 +210,7 @@ def test_the_slurm_array_script_is_the_repositorys():
 
 def test_long_names_keep_their_seed():
   settings = sweep.zipped(*[(f"model.k{i:02d}", ["v" * 9, "w" * 9]) for i in range(12)])
-  names = sweep.run_names(sweep.product(settings, sweep.seeds(2)))
+  names = naming.run_names(sweep.product(settings, sweep.seeds(2)))
   assert all(len(n) <= 150 for n in names) and len(set(names)) == 4
   assert [n.rsplit(",", 1)[1] for n in names] == ["seed=0", "seed=1"] * 2
   # The seeds of one setting share its digest; another setting has its own.
@@ -223,7 +223,7 @@ def test_misspelled_key_is_one_error_naming_the_row(tmp_path):
   spec = sweep_files.load(path)[1]
   with pytest.raises(ConfigError, match=r"sweep 'toy' row 0 \(unitz=8\): config key "
                      r"'model.unitz' does not exist; valid keys at model: .*units"):
-    sweep.expand(spec, "toy")
+    plan.expand(spec, "toy")
   code = launch.main(["run", path, "--dry-run", "--sweep-dir", str(tmp_path / "runs")])
   assert code == 2
 
@@ -269,7 +269,7 @@ def test_set_adds_a_setting_to_every_row_and_never_replaces_one(tmp_path, capsys
                       "--set", "data.max_len=9", "--set", "model.merge=sum"]) == 0
   spec = sweep.with_settings(sweep_files.load(path)[1], {"data.max_len": 9})
   assert [row["data.max_len"] for row in spec.rows] == [9, 9]
-  assert sweep.run_names(spec.rows) == ["units=8", "units=16"]  # names unchanged
+  assert naming.run_names(spec.rows) == ["units=8", "units=16"]  # names unchanged
   with pytest.raises(ConfigError, match=r"--set model.units=...: the sweep already sets"):
     sweep.with_settings(spec, {"model.units": 4})
   assert launch.main(["run", path, "--sweep-dir", runs_dir, "--dry-run",
@@ -282,8 +282,8 @@ def test_flags_round_trip_to_the_same_config():
   """Each override, written as a --config.key flag, parses back to apply_overrides' config."""
   row = {"model.merge": "sum", "model.bidirectional": False, "model.units": 16,
          "optim.learning_rate": 1e-3, "seed": 3, "data.format": "conllu"}
-  run = sweep.Run(0, "r", SYNTHETIC + ":smoke", row, "runs/toy/r", ("merge=sum",))
-  args = sweep.train_args(run, "toy", "disabled")
+  run = plan.Run(0, "r", SYNTHETIC + ":smoke", row, "runs/toy/r", ("merge=sum",))
+  args = plan.train_args(run, "toy", "disabled")
   assert args[:4] == ["--config", SYNTHETIC + ":smoke", "--workdir", "runs/toy/r"]
   expected = sweep.build_config(SYNTHETIC + ":smoke", {
       **row, "wandb.group": "toy", "wandb.name": "r", "wandb.tags": ("merge=sum",),
@@ -294,24 +294,24 @@ def test_flags_round_trip_to_the_same_config():
   values(argv)
   assert run_files.flat_config(holder.value) == run_files.flat_config(expected)
   with pytest.raises(ConfigError, match="None cannot be passed"):
-    sweep.flag_value("data.source_dir", None)
+    plan.flag_value("data.source_dir", None)
 
 
 def test_manifest_rows_and_unfinished_selection(tmp_path):
   path = _write_sweep(tmp_path, 'sweep.product(("model.merge", ["concat", "sum"]), '
                       'sweep.seeds(2))')
-  runs = sweep.expand(sweep_files.load(path)[1], "toy", str(tmp_path / "runs"))
-  manifest = str(tmp_path / "runs" / "toy" / sweep.MANIFEST)
-  sweep.write_manifest(manifest, runs)
-  assert sweep.read_manifest(manifest) == runs
-  assert sweep.manifest_row(manifest, 2).run_name == "merge=sum,seed=0"
+  runs = plan.expand(sweep_files.load(path)[1], "toy", str(tmp_path / "runs"))
+  manifest = str(tmp_path / "runs" / "toy" / plan.MANIFEST)
+  plan.write_manifest(manifest, runs)
+  assert plan.read_manifest(manifest) == runs
+  assert plan.manifest_row(manifest, 2).run_name == "merge=sum,seed=0"
   with pytest.raises(ConfigError, match="no row 4"):
-    sweep.manifest_row(manifest, 4)
+    plan.manifest_row(manifest, 4)
   run_files.write_results(_mkdir(runs[1].workdir), {"test/accuracy": 0.5})
   _mkdir(runs[2].workdir)  # started, no results: still to run (it resumes)
-  assert [r.index for r in sweep.unfinished(runs)] == [0, 2, 3]
-  assert sweep.compress_indices([0, 2, 3]) == "0,2-3"
-  assert sweep.compress_indices([0, 1, 2, 5, 7, 8, 9]) == "0-2,5,7-9"
+  assert [r.index for r in plan.unfinished(runs)] == [0, 2, 3]
+  assert plan.compress_indices([0, 2, 3]) == "0,2-3"
+  assert plan.compress_indices([0, 1, 2, 5, 7, 8, 9]) == "0-2,5,7-9"
 
 
 def _mkdir(path):
@@ -323,22 +323,22 @@ def test_dry_run_writes_nothing_and_shows_the_subset_array(tmp_path, capsys):
   path = _write_sweep(tmp_path, 'sweep.product(("model.merge", ["concat", "sum"]), '
                       'sweep.seeds(2))')
   runs_dir = tmp_path / "runs"
-  runs = sweep.expand(sweep_files.load(path)[1], "toy", str(runs_dir))
+  runs = plan.expand(sweep_files.load(path)[1], "toy", str(runs_dir))
   run_files.write_results(_mkdir(runs[0].workdir), {"test/accuracy": 0.5})
   code = launch.main(["run", path, "--backend", "slurm", "--dry-run", "--sweep-dir",
                       str(runs_dir), "--max-parallel", "3", "--signal-seconds", "30"])
   out = capsys.readouterr().out
   assert code == 0
   assert "--array=1-3%3" in out and "--signal=B:USR1@30" in out and "--requeue" in out
-  assert not (runs_dir / "toy" / sweep.MANIFEST).exists()
+  assert not (runs_dir / "toy" / plan.MANIFEST).exists()
 
 
 def test_finished_and_locked_rows_are_not_run(tmp_path):
   path = _write_sweep(tmp_path, 'sweep.product(("model.merge", ["concat", "sum"]), '
                       'sweep.seeds(1))')
-  runs = sweep.expand(sweep_files.load(path)[1], "toy", str(tmp_path / "runs"))
-  manifest = str(tmp_path / "runs" / "toy" / sweep.MANIFEST)
-  sweep.write_manifest(manifest, runs)
+  runs = plan.expand(sweep_files.load(path)[1], "toy", str(tmp_path / "runs"))
+  manifest = str(tmp_path / "runs" / "toy" / plan.MANIFEST)
+  plan.write_manifest(manifest, runs)
   run_files.write_results(_mkdir(runs[0].workdir), {"test/accuracy": 0.5})
   assert sweep_rows.exec_row(manifest, 0) == 0  # finished: returns instead of exec'ing a trainer
   fd = sweep_rows.try_lock(runs[1].workdir)
@@ -369,7 +369,7 @@ def test_lock_excludes_another_process_and_dies_with_it(tmp_path):
 
 
 def test_run_status_from_files(tmp_path):
-  run = sweep.Run(0, "r", SYNTHETIC, {"seed": 0}, str(tmp_path / "r"))
+  run = plan.Run(0, "r", SYNTHETIC, {"seed": 0}, str(tmp_path / "r"))
   assert sweep_rows.run_status(run) == "not started"
   sweep_rows.record_exit(run.workdir, 75)
   assert sweep_rows.run_status(run) == "stopped (resumable)"
@@ -385,7 +385,7 @@ def test_local_backend_skips_finished_and_locked_reports_failed(tmp_path):
   path = _write_sweep(tmp_path, 'sweep.product(("model.merge", ["concat", "sum", "mul", '
                       '"ave"]), sweep.seeds(1))')
   runs_dir = str(tmp_path / "runs")
-  runs = sweep.expand(sweep_files.load(path)[1], "toy", runs_dir)
+  runs = plan.expand(sweep_files.load(path)[1], "toy", runs_dir)
   run_files.write_results(_mkdir(runs[0].workdir), {"test/accuracy": 0.5})
   # A file where the trainer keeps its checkpoint folder makes it fail: a failed row.
   with open(os.path.join(_mkdir(runs[2].workdir), "checkpoints"), "w") as f:
@@ -408,7 +408,7 @@ def test_local_backend_skips_finished_and_locked_reports_failed(tmp_path):
   assert "merge=ave: skipped: running in another launcher" in out
   assert run_files.read_results(runs[1].workdir)["final_step"] == 4
   assert "checkpoints" in open(os.path.join(runs[2].workdir, "train.log")).read()
-  with open(os.path.join(runs_dir, "toy", sweep.MANIFEST)) as f:
+  with open(os.path.join(runs_dir, "toy", plan.MANIFEST)) as f:
     assert [json.loads(line)["run_name"] for line in f] == [r.run_name for r in runs]
 
 
@@ -417,7 +417,7 @@ def test_a_run_directory_from_another_config_is_refused_not_reused(tmp_path, cap
   # finished runs of the first: they would be skipped and tabled as its rows.
   path = _write_sweep(tmp_path, 'sweep.product(("model.units", [8]), sweep.seeds(1))')
   runs_dir = str(tmp_path / "runs")
-  (run,) = sweep.expand(sweep.with_settings(sweep_files.load(path)[1], {"data.max_len": 9}),
+  (run,) = plan.expand(sweep.with_settings(sweep_files.load(path)[1], {"data.max_len": 9}),
                         "toy", runs_dir)
   config = sweep.build_config(run.config, run.overrides)
   os.makedirs(run.workdir)

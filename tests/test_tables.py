@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from bilstm_jax import files, provenance
+from bilstm_jax.sweeps import naming, plan, tables
 from bilstm_jax.sweeps import rows as sweep_rows
 from bilstm_jax.sweeps import spec as sweep
-from bilstm_jax.sweeps import tables
 from bilstm_jax.training import run_files
 
 ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -20,8 +20,8 @@ TABLE = sweep.Table(metric="test/accuracy", rows=("model.merge",), cols=("model.
 def _runs(tmp_path):
   rows = sweep.product(("model.merge", ["concat", "sum"]), ("model.num_layers", [1, 2]),
                        sweep.seeds(2))
-  names = sweep.run_names(rows)
-  return [sweep.Run(i, name, "configs/synthetic.py", row, str(tmp_path / "runs" / "t" / name))
+  names = naming.run_names(rows)
+  return [plan.Run(i, name, "configs/synthetic.py", row, str(tmp_path / "runs" / "t" / name))
           for i, (row, name) in enumerate(zip(rows, names))]
 
 
@@ -122,8 +122,8 @@ def test_a_loss_or_error_rate_bolds_the_lowest_and_units_plot(tmp_path, metric):
   # its best checkpoint does: no table setting can disagree with it.
   table = sweep.Table(metric=metric, rows=("model.merge",), cols=("model.units",), digits=2)
   rows = sweep.product(("model.merge", ["concat", "sum"]), ("model.units", [8, 16]))
-  runs = [sweep.Run(i, n, "c.py", r, str(tmp_path / n))
-          for i, (r, n) in enumerate(zip(rows, sweep.run_names(rows)))]
+  runs = [plan.Run(i, n, "c.py", r, str(tmp_path / n))
+          for i, (r, n) in enumerate(zip(rows, naming.run_names(rows)))]
   for run, value in zip(runs, [0.3, 0.2, 0.25, 0.1]):
     run_files.write_results(_mkdir(run.workdir), {metric: value})
   paths, markdown, _ = tables.write_tables("u", table, runs, str(tmp_path / "tables"))
@@ -137,9 +137,9 @@ def test_a_loss_or_error_rate_bolds_the_lowest_and_units_plot(tmp_path, metric):
 
 def test_a_row_that_repeats_another_is_shown_not_run(tmp_path):
   rows = sweep.product(("model.merge", ["concat", "sum", "none"]), sweep.seeds(2))
-  names = sweep.run_names(rows)
+  names = naming.run_names(rows)
   note = "merge 'none': every head reads the forward and backward outputs concatenated"
-  runs = [sweep.Run(i, n, "c.py", r, str(tmp_path / n),
+  runs = [plan.Run(i, n, "c.py", r, str(tmp_path / n),
                     same_as=n.replace("none", "concat") if "none" in n else "",
                     same_note=note if "none" in n else "")
           for i, (r, n) in enumerate(zip(rows, names))]
@@ -160,8 +160,8 @@ def test_a_row_that_repeats_another_is_shown_not_run(tmp_path):
 
 def test_a_search_table_is_ordered_by_its_pick_metric(tmp_path):
   rows = sweep.product(("model.units", [8, 16, 32]), sweep.seeds(2))
-  runs = [sweep.Run(i, n, "c.py", r, str(tmp_path / n))
-          for i, (r, n) in enumerate(zip(rows, sweep.run_names(rows)))]
+  runs = [plan.Run(i, n, "c.py", r, str(tmp_path / n))
+          for i, (r, n) in enumerate(zip(rows, naming.run_names(rows)))]
   dev = {8: [0.5, 0.7], 16: [0.9, 0.9], 32: [0.8]}
   for run in runs:
     units, seed = run.overrides["model.units"], run.overrides["seed"]
@@ -199,7 +199,7 @@ def test_every_table_file_is_written_atomically(tmp_path, monkeypatch):
 
 
 def test_results_without_the_metric_are_listed(tmp_path):
-  run = sweep.Run(0, "r", "c.py", {"seed": 0}, str(tmp_path / "r"))
+  run = plan.Run(0, "r", "c.py", {"seed": 0}, str(tmp_path / "r"))
   run_files.write_results(_mkdir(run.workdir), {"val/accuracy": 1.0})
   _, markdown, _ = tables.write_tables("m", sweep.Table(), [run], str(tmp_path / "tables"))
   assert "| – (0/1) |" in markdown

@@ -5,8 +5,7 @@ import os
 
 from bilstm_jax.sweeps import cli as launch
 from bilstm_jax.sweeps import files as sweep_files
-from bilstm_jax.sweeps import spec as sweep
-from bilstm_jax.sweeps import tables
+from bilstm_jax.sweeps import plan, tables
 from bilstm_jax.training import run_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -39,8 +38,8 @@ def test_the_search_is_a_sweep_of_trec_overrides_seeds_innermost():
   configs = _search()["configs"]()
   assert name == "trec_search" and spec.config.endswith("configs/trec.py")
   assert spec.rows == [{**draw, "seed": seed} for draw in configs for seed in range(3)]
-  runs = sweep.expand(spec, name, "runs")  # every row's config builds
-  assert len(sweep.to_run(runs)) == 192
+  runs = plan.expand(spec, name, "runs")  # every row's config builds
+  assert len(plan.to_run(runs)) == 192
   assert [r.run_name.rsplit(",", 1)[-1] for r in runs[6:9]] == ["seed=0", "seed=1", "seed=2"]
   assert spec.table.metric == "test/accuracy" and spec.table.sort_by == "val/accuracy"
 
@@ -56,7 +55,7 @@ def test_bilstm_sweep_runs_it_on_either_backend(tmp_path, capsys):
 
 def test_its_table_lists_the_draws_best_dev_first(tmp_path):
   name, spec = sweep_files.load(SEARCH)
-  runs = sweep.expand(spec, name, str(tmp_path / "runs"))
+  runs = plan.expand(spec, name, str(tmp_path / "runs"))
   values = {0: (0.80, 0.88), 1: (0.90, 0.91)}  # config: (dev, test), every seed alike
   for run in runs[:6]:
     dev, test = values[run.index // 3]

@@ -26,6 +26,7 @@ import time
 from bilstm_jax import config as config_lib
 from bilstm_jax.config import ConfigError
 from bilstm_jax.sweeps import files as sweep_files
+from bilstm_jax.sweeps import plan
 from bilstm_jax.sweeps import rows as sweep_rows
 from bilstm_jax.sweeps import spec as sweep_lib
 from bilstm_jax.training import preemption
@@ -46,7 +47,7 @@ class LocalRunner:
     self.stopping = threading.Event()
     self.lock = threading.Lock()
 
-  def run_one(self, run: sweep_lib.Run) -> tuple[str, float]:
+  def run_one(self, run: plan.Run) -> tuple[str, float]:
     if self.stopping.is_set():
       return "not started", 0.0
     start = time.time()
@@ -65,7 +66,7 @@ class LocalRunner:
     if rc != sweep_rows.EXIT_LOCKED:
       sweep_rows.record_exit(run.workdir, rc)
     if rc == 0:
-      return ("done" if sweep_lib.is_finished(run) else "no results.json"), elapsed
+      return ("done" if plan.is_finished(run) else "no results.json"), elapsed
     if rc == sweep_rows.EXIT_LOCKED:
       return "skipped: running in another launcher", elapsed
     if rc == preemption.EXIT_PREEMPTED:
@@ -85,7 +86,7 @@ class LocalRunner:
         except ProcessLookupError:
           pass
 
-  def run(self, runs: list[sweep_lib.Run]) -> bool:
+  def run(self, runs: list[plan.Run]) -> bool:
     """True when every row ran to results.json."""
     # Ctrl-C, and a TERM/HUP to this launcher (e.g. `timeout`, a closed terminal), stop the
     # rows cleanly: they run in their own sessions and would otherwise outlive the launcher.
@@ -123,7 +124,7 @@ def _raise_interrupt(signum, frame):  # pylint: disable=unused-argument
 
 def sbatch_command(args, manifest: str, indices: list[int], name: str) -> list[str]:
   out_dir = os.path.join(args.sweep_dir, name, "slurm")
-  array = sweep_lib.compress_indices(indices)
+  array = plan.compress_indices(indices)
   if args.max_parallel:
     array += f"%{args.max_parallel}"
   command = [
@@ -158,7 +159,7 @@ def _load(args):
     base = config_lib.load_config(spec.config)
     spec = sweep_lib.with_settings(
         spec, dict(config_lib.parse_override(base, item) for item in args.set))
-  return name, spec, sweep_lib.expand(spec, name, args.sweep_dir)
+  return name, spec, plan.expand(spec, name, args.sweep_dir)
 
 
 def _set_args(args) -> list[str]:
@@ -172,10 +173,10 @@ def _table_command(args) -> str:
 
 def cmd_run(args) -> int:
   name, _, every = _load(args)
-  runs = sweep_lib.to_run(every)  # the manifest: a row that repeats another's model never runs
+  runs = plan.to_run(every)  # the manifest: a row that repeats another's model never runs
   root = os.path.join(args.sweep_dir, name)
-  manifest = os.path.join(root, sweep_lib.MANIFEST)
-  todo = sweep_lib.unfinished(runs)
+  manifest = os.path.join(root, plan.MANIFEST)
+  todo = plan.unfinished(runs)
   repeats = len(every) - len(runs)
   same = f", {repeats} the same model as another row (not run)" if repeats else ""
   print(f"sweep {name}: {len(every)} rows, {len(runs) - len(todo)} finished, {len(todo)} to run"
@@ -183,7 +184,7 @@ def cmd_run(args) -> int:
   if args.backend == "slurm":
     # The array reads an immutable snapshot named by its content, so editing the sweep file
     # while tasks are pending can never shift which row a pending task runs.
-    text = sweep_lib.manifest_text(runs)
+    text = plan.manifest_text(runs)
     snapshot = os.path.join(root, "slurm", f"sweep-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
                             ".jsonl")
     command = sbatch_command(args, snapshot, [run.index for run in todo], name)
@@ -197,7 +198,7 @@ def cmd_run(args) -> int:
       print("would run: " + shlex.join(command))
     print("dry run: nothing written or started")
     return 0
-  sweep_lib.write_manifest(manifest, runs)
+  plan.write_manifest(manifest, runs)
   if not todo:
     print("all rows finished; make the table with: " + _table_command(args))
     return 0
@@ -212,7 +213,7 @@ def cmd_run(args) -> int:
           "them or scancel them (or pass --allow-duplicate: the row locks still keep a row from "
           "running twice at once)", file=sys.stderr)
     return 1
-  sweep_lib.write_manifest(snapshot, runs)
+  plan.write_manifest(snapshot, runs)
   os.makedirs(os.path.join(root, "slurm"), exist_ok=True)
   print("$ " + shlex.join(command), flush=True)
   try:
@@ -248,7 +249,7 @@ def cmd_table(args) -> int:
 
 def cmd_row(args) -> int:
   if args.record_exit is not None:
-    run = sweep_lib.manifest_row(args.manifest, args.index)
+    run = plan.manifest_row(args.manifest, args.index)
     if args.record_exit != sweep_rows.EXIT_LOCKED:
       sweep_rows.record_exit(run.workdir, args.record_exit)
     return 0

@@ -16,6 +16,7 @@ import os
 
 from bilstm_jax import config as config_lib
 from bilstm_jax.config import ConfigError
+from bilstm_jax.sweeps import naming
 from bilstm_jax.sweeps import spec as sweep
 
 
@@ -56,8 +57,8 @@ def load(spec: str) -> tuple[str, sweep.Sweep]:
     loaded = sweep.as_sweep(get_sweep() if grid is None else get_sweep(grid))
   except (TypeError, ValueError) as err:
     raise ConfigError(f"{spec}: {err}") from None
-  stem = sweep.sanitize(os.path.splitext(os.path.basename(path))[0])
-  name = stem if grid in (None, default) else sweep.sanitize(f"{stem}_{grid}")
+  stem = naming.sanitize(os.path.splitext(os.path.basename(path))[0])
+  name = stem if grid in (None, default) else naming.sanitize(f"{stem}_{grid}")
   return name, dataclasses.replace(loaded, config=_resolve_config(loaded.config, path))
 
 

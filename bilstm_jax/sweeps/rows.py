@@ -13,7 +13,7 @@ import sys
 import time
 
 from bilstm_jax import files
-from bilstm_jax.sweeps import spec as sweep_lib
+from bilstm_jax.sweeps import plan
 from bilstm_jax.training import preemption, run_files, workdir_lock, writer
 
 LOCK_FILE = ".lock"
@@ -63,9 +63,9 @@ def exec_row(manifest: str, index: int) -> int:
   exec keeps the PID, so the batch script's `kill -USR1 $child` reaches the trainer, and the
   lock fd is inherited so the lock is held exactly as long as the trainer runs.
   """
-  run = sweep_lib.manifest_row(manifest, index)
+  run = plan.manifest_row(manifest, index)
   sweep = os.path.basename(os.path.dirname(os.path.abspath(run.workdir)))
-  if sweep_lib.is_finished(run):
+  if plan.is_finished(run):
     print(f"row {index} {run.run_name}: finished (results.json); nothing to do", flush=True)
     return 0
   fd = try_lock(run.workdir)
@@ -73,12 +73,12 @@ def exec_row(manifest: str, index: int) -> int:
     print(f"row {index} {run.run_name}: another launcher holds {run.workdir}/{LOCK_FILE}; "
           "not running it twice", flush=True)
     return EXIT_LOCKED
-  if sweep_lib.is_finished(run):  # finished between the first check and the lock
+  if plan.is_finished(run):  # finished between the first check and the lock
     return 0
   # The trainer obeys WANDB_MODE anyway (writer.wandb_mode); written into its flags as well, a
   # row's logged command says how it was tracked. "auto" leaves the choice to the config.
   mode = os.environ.get("WANDB_MODE")
-  args = sweep_lib.train_args(run, sweep,
+  args = plan.train_args(run, sweep,
                               mode if mode in writer.WANDB_MODES and mode != "auto" else None)
   command = [sys.executable, "-m", "bilstm_jax.training.cli"] + args
   log_path = os.path.join(run.workdir, LOG_FILE)
@@ -97,9 +97,9 @@ def exec_row(manifest: str, index: int) -> int:
   return 1  # not reached
 
 
-def run_status(run: sweep_lib.Run) -> str:
+def run_status(run: plan.Run) -> str:
   """done | running | failed (exit N) | stopped (resumable) | incomplete | not started."""
-  if sweep_lib.is_finished(run):
+  if plan.is_finished(run):
     return "done"
   if not os.path.isdir(run.workdir):
     return "not started"

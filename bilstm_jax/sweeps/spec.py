@@ -1,4 +1,4 @@
-"""Sweeps as data: product/zipped/chain over (dotted key, values) axes, run names, the manifest.
+"""Sweeps as data: product/zipped/chain over (dotted key, values) axes, the table spec.
 
 A sweep file `experiments/<name>.py` defines `get_sweep()` returning a `Sweep` (how the file is
 found and imported, and its named grids: files.py):
@@ -23,22 +23,14 @@ never run.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import json
-import os
-import re
 from typing import Any, Sequence
 
 from bilstm_jax import config as config_lib
-from bilstm_jax import files
 from bilstm_jax.config import ConfigError
-from bilstm_jax.sweeps import aliases
-from bilstm_jax.training import run_files
 
 SEED_KEY = "seed"
-MANIFEST = "sweep.jsonl"
-_MAX_NAME_CHARS = 150
 
 
 # --- Building rows -------------------------------------------------------------------------
@@ -165,70 +157,6 @@ def check_seed_innermost(rows: list[dict]) -> None:
     previous = group
 
 
-# --- Run names ------------------------------------------------------------------------------
-
-def sanitize(name: str) -> str:
-  """A safe single path component: no '/', no '..', no leading '.' or '-', [A-Za-z0-9._=,+-]."""
-  safe = re.sub(r"[^A-Za-z0-9._=,+-]", "_", name)
-  safe = re.sub(r"\.{2,}", "_", safe)
-  safe = re.sub(r"^[.-]", "_", safe)
-  if len(safe) > _MAX_NAME_CHARS:
-    # Cut from the middle, keeping a short last part (the seed) after a digest of the rest:
-    # the seeds of one setting share the digest and stay told apart.
-    last = safe[safe.rfind(","):] if 0 < len(safe) - safe.rfind(",") <= 24 else ""
-    rest = name[:name.rfind(",")] if last else name
-    digest = hashlib.sha256(rest.encode()).hexdigest()[:8]
-    safe = f"{safe[:_MAX_NAME_CHARS - 9 - len(last)]}-{digest}{last}"
-  return safe or "run"
-
-
-def format_value(value) -> str:
-  if isinstance(value, float):
-    return f"{value:g}"
-  if isinstance(value, (list, tuple)):
-    return "+".join(format_value(v) for v in value)
-  return str(value)
-
-
-def varied_keys(rows: list[dict]) -> list[str]:
-  """Keys whose value differs between rows (or that some rows leave out); seed last."""
-  keys = list(dict.fromkeys(k for row in rows for k in row))
-  varied = [k for k in keys
-            if len({json.dumps(row.get(k, "\0missing"), default=str) for row in rows}) > 1]
-  return [k for k in varied if k != SEED_KEY] + [k for k in varied if k == SEED_KEY]
-
-
-def _short_names(keys: list[str]) -> dict[str, str]:
-  """'model.merge' -> 'merge', unless two varied keys share a last part (then the full key)."""
-  last = [k.rsplit(".", 1)[-1] for k in keys]
-  return {k: (short if last.count(short) == 1 else k) for k, short in zip(keys, last)}
-
-
-def run_names(rows: list[dict]) -> list[str]:
-  """Deterministic readable names from the varied keys, unique within the sweep."""
-  keys = varied_keys(rows)
-  short = _short_names(keys)
-  names = [sanitize(",".join(f"{short[k]}={format_value(row[k])}" for k in keys if k in row))
-           for row in rows]
-  counts = {}
-  for name in names:
-    counts[name] = counts.get(name, 0) + 1
-  for i, (name, row) in enumerate(zip(names, rows)):
-    if counts[name] > 1:  # only when sanitising merged two values; keep both, told apart
-      digest = hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode()).hexdigest()
-      names[i] = sanitize(f"{name}-{digest[:8]}")
-  if len(set(names)) != len(names):
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    raise ValueError(f"rows repeat the same overrides: {dupes}")
-  return names
-
-
-def run_tags(row: dict, keys: list[str]) -> tuple[str, ...]:
-  """W&B tags for a row: its varied keys other than the seed, as `short=value`."""
-  short = _short_names(keys)
-  return tuple(f"{short[k]}={format_value(row[k])}" for k in keys if k in row and k != SEED_KEY)
-
-
 # --- Settings and each row's config ---------------------------------------------
 
 def with_settings(spec: Sweep, settings: dict) -> Sweep:
@@ -248,133 +176,3 @@ def build_config(spec: str, overrides: dict, where: str = ""):
   except ConfigError as err:
     raise ConfigError(f"{where}: {err}" if where else str(err)) from None
   return config
-
-
-# --- Runs and the manifest ------------------------------------------------------------------
-
-@dataclasses.dataclass(frozen=True)
-class Run:
-  index: int
-  run_name: str
-  config: str
-  overrides: dict
-  workdir: str
-  tags: tuple[str, ...] = ()
-  # Set when the row's config trains the very model of another row (aliases.py): that row's
-  # run name, and why. Such a row is never run (nor in the manifest); its table cell says so.
-  same_as: str = ""
-  same_note: str = ""
-
-  def to_json(self) -> dict:
-    return {"index": self.index, "run_name": self.run_name, "config": self.config,
-            "overrides": self.overrides, "workdir": self.workdir, "tags": list(self.tags)}
-
-
-def expand(sweep: Sweep, name: str, sweep_dir: str = "runs", check: bool = True) -> list[Run]:
-  """Every row of the sweep as a Run, in order; `index` is the row's place in the sweep. A row
-  that repeats another row's model (aliases.py) gets `same_as` and is never run. With
-  check=True each row's config must match the config of any run already in its directory."""
-  names = run_names(sweep.rows)
-  keys = varied_keys(sweep.rows)
-  root = os.path.join(sweep_dir, name)
-  defaults = run_files.flat_config(config_lib.load_config(sweep.config)) if check else None
-  wheres = [f"sweep {name!r} row {i} ({run_name})" for i, run_name in enumerate(names)]
-  flats = [run_files.flat_config(build_config(sweep.config, row, where=where))
-           for row, where in zip(sweep.rows, wheres)]
-  repeats = aliases.find(flats)
-  runs = []
-  for i, (row, run_name, flat) in enumerate(zip(sweep.rows, names, flats)):
-    workdir = os.path.join(root, run_name)
-    # Defence in depth: sanitize() already guarantees a single path component.
-    if os.path.dirname(os.path.abspath(workdir)) != os.path.abspath(root):
-      raise ValueError(f"run name {run_name!r} escapes {root}")
-    same_as, note = (names[repeats[i][0]], repeats[i][1]) if i in repeats else ("", "")
-    if check and not same_as:
-      changes = run_files.config_changes(workdir, flat, defaults)
-      if changes:
-        # A finished run there would be skipped and tabled as this row: the same sweep file
-        # with another --set data.source_dir (another corpus) must not reuse its results.
-        raise ConfigError(f"{wheres[i]}: {workdir} holds a run with a different config "
-                          f"({'; '.join(changes)}); give this sweep its own --sweep-dir, or "
-                          "remove that run directory")
-    runs.append(Run(i, run_name, sweep.config, _jsonable(row), workdir, run_tags(row, keys),
-                    same_as, note))
-  return runs
-
-
-def to_run(runs: list[Run]) -> list[Run]:
-  """The runs that train something: all but those that repeat another row's model."""
-  return [run for run in runs if not run.same_as]
-
-
-def _jsonable(row: dict) -> dict:
-  return {k: list(v) if isinstance(v, tuple) else v for k, v in row.items()}
-
-
-def manifest_text(runs: list[Run]) -> str:
-  return "".join(json.dumps(run.to_json(), sort_keys=True) + "\n" for run in runs)
-
-
-def write_manifest(path: str, runs: list[Run]) -> None:
-  files.atomic_write_text(path, manifest_text(runs))
-
-
-def read_manifest(path: str) -> list[Run]:
-  with open(path) as f:
-    rows = [json.loads(line) for line in f if line.strip()]
-  return [Run(r["index"], r["run_name"], r["config"], r["overrides"], r["workdir"],
-              tuple(r.get("tags", ()))) for r in rows]
-
-
-def manifest_row(path: str, index: int) -> Run:
-  """The run of sweep row `index` (rows that repeat another row are not in the manifest)."""
-  runs = {run.index: run for run in read_manifest(path)}
-  if index not in runs:
-    raise ConfigError(f"{path} has rows {compress_indices(sorted(runs))}; no row {index}")
-  return runs[index]
-
-
-def is_finished(run: Run) -> bool:
-  return run_files.read_results(run.workdir) is not None
-
-
-def unfinished(runs: list[Run]) -> list[Run]:
-  """The rows still to run: those without results.json (a started one resumes)."""
-  return [run for run in to_run(runs) if not is_finished(run)]
-
-
-def flag_value(key: str, value: Any) -> str:
-  """A typed override as ml_collections' config flag parser reads it back."""
-  if value is None:
-    raise ConfigError(f"config key {key!r}: None cannot be passed on the command line; set it "
-                      "in the config file (or a :variant) instead")
-  if isinstance(value, bool):
-    return str(value)
-  if isinstance(value, (list, tuple)):
-    return repr(tuple(value))
-  return repr(value) if isinstance(value, float) else str(value)
-
-
-def train_args(run: Run, sweep: str, wandb_mode: str | None = None) -> list[str]:
-  """bilstm-train's arguments for a run; W&B group/name/tags follow STYLE.md."""
-  overrides = dict(run.overrides)
-  overrides.setdefault("wandb.group", sweep)
-  overrides.setdefault("wandb.name", run.run_name)
-  if run.tags:
-    overrides.setdefault("wandb.tags", list(run.tags))
-  if wandb_mode:
-    overrides.setdefault("wandb.mode", wandb_mode)
-  return ["--config", run.config, "--workdir", run.workdir] + [
-      f"--config.{key}={flag_value(key, value)}" for key, value in overrides.items()]
-
-
-def compress_indices(indices: list[int]) -> str:
-  """[0, 1, 2, 5, 7, 8] -> '0-2,5,7-8' (sbatch --array syntax)."""
-  parts, start = [], None
-  for i, index in enumerate(indices):
-    if start is None:
-      start = index
-    if i + 1 == len(indices) or indices[i + 1] != index + 1:
-      parts.append(str(start) if start == index else f"{start}-{index}")
-      start = None
-  return ",".join(parts)

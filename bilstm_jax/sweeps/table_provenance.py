@@ -14,7 +14,7 @@ import shlex
 import pandas as pd
 
 from bilstm_jax import files, provenance
-from bilstm_jax.sweeps import spec as sweep_lib
+from bilstm_jax.sweeps import plan
 
 
 def _machine_text(machine: dict | None) -> str:
@@ -25,7 +25,7 @@ def _machine_text(machine: dict | None) -> str:
           f"Python {machine.get('python')}")
 
 
-def runs_frame(frame: pd.DataFrame, runs: list[sweep_lib.Run], name: str) -> pd.DataFrame:
+def runs_frame(frame: pd.DataFrame, runs: list[plan.Run], name: str) -> pd.DataFrame:
   """The table's planned runs (tables.collect, less the rows that repeat another row's model)
   with the machine as text and each run's command (the `bilstm-train` command the sweep runner
   executes for that row)."""
@@ -33,7 +33,7 @@ def runs_frame(frame: pd.DataFrame, runs: list[sweep_lib.Run], name: str) -> pd.
   out = frame[frame["planned"] > 0].reset_index(drop=True).copy()
   out["machine"] = [_machine_text(machine) if status == "done" else None
                     for machine, status in zip(out["machine"], out["status"])]
-  out["command"] = [shlex.join(["bilstm-train", *sweep_lib.train_args(by_index[i], name)])
+  out["command"] = [shlex.join(["bilstm-train", *plan.train_args(by_index[i], name)])
                     for i in out["index"]]
   return out
 
@@ -78,7 +78,7 @@ def about_markdown(name: str, runs: pd.DataFrame, commands: list[str], repeats: 
   return "\n".join(lines + [built]) + "\n"
 
 
-def write_provenance(base: str, name: str, frame: pd.DataFrame, runs: list[sweep_lib.Run],
+def write_provenance(base: str, name: str, frame: pd.DataFrame, runs: list[plan.Run],
                      commands: list[str]) -> list[str]:
   """Writes <base>.runs.csv and <base>.about.md (atomically: files.py); returns their paths."""
   planned = runs_frame(frame, runs, name)

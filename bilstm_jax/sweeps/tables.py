@@ -16,22 +16,22 @@ from typing import Callable
 import pandas as pd
 
 from bilstm_jax import files
+from bilstm_jax.sweeps import naming, plan, table_plot, table_provenance
 from bilstm_jax.sweeps import spec as sweep_lib
-from bilstm_jax.sweeps import table_plot, table_provenance
 from bilstm_jax.training import metric_direction, run_files
 
 MISSING = "–"
 
 
-def _label(run: sweep_lib.Run, key: str) -> str:
-  return sweep_lib.format_value(run.overrides[key]) if key in run.overrides else MISSING
+def _label(run: plan.Run, key: str) -> str:
+  return naming.format_value(run.overrides[key]) if key in run.overrides else MISSING
 
 
-def default_status(run: sweep_lib.Run) -> str:
-  return "done" if sweep_lib.is_finished(run) else "not finished"
+def default_status(run: plan.Run) -> str:
+  return "done" if plan.is_finished(run) else "not finished"
 
 
-def _alias(run: sweep_lib.Run, twin: sweep_lib.Run, table: sweep_lib.Table) -> str:
+def _alias(run: plan.Run, twin: plan.Run, table: sweep_lib.Table) -> str:
   """'= concat': the twin's labels where they differ from the row's (else its run name)."""
   differ = [_label(twin, key) for key in table.rows + table.cols
             if _label(twin, key) != _label(run, key)]
@@ -43,8 +43,8 @@ def _number(results: dict, key: str) -> float:
   return float(value) if isinstance(value, (int, float)) else math.nan
 
 
-def collect(runs: list[sweep_lib.Run], table: sweep_lib.Table,
-            status: Callable[[sweep_lib.Run], str] = default_status) -> pd.DataFrame:
+def collect(runs: list[plan.Run], table: sweep_lib.Table,
+            status: Callable[[plan.Run], str] = default_status) -> pd.DataFrame:
   """One row per row of the sweep: its table labels, seed, status and metric value (NaN if
   none), and from its results.json the wall time, commit (and whether it had uncommitted
   edits), machine and when it was written (for the provenance files). A row that repeats
@@ -234,8 +234,8 @@ def to_latex(name: str, frame: pd.DataFrame, cells: pd.DataFrame, table: sweep_l
   return "\n".join(lines) + "\n"
 
 
-def write_tables(name: str, table: sweep_lib.Table, runs: list[sweep_lib.Run], tables_dir: str,
-                 status: Callable[[sweep_lib.Run], str] = default_status,
+def write_tables(name: str, table: sweep_lib.Table, runs: list[plan.Run], tables_dir: str,
+                 status: Callable[[plan.Run], str] = default_status,
                  commands: list[str] | None = None):
   """Writes <tables_dir>/<name>.{md,tex,png}, and with `commands` (those that rebuild the table)
   <name>.{runs.csv,about.md} (table_provenance.py), each atomically (files.py); returns (paths,
