@@ -70,7 +70,7 @@ def base_config() -> ml_collections.ConfigDict:
   config.data.test_size = 512
 
   config.model = ml_collections.ConfigDict()
-  config.model.cell = "lstm"
+  config.model.cell = "lstm"  # the only cell (kept: every saved run's config.json names it)
   config.model.embed_dim = 32
   # Pretrained word vectors (GloVe / word2vec text format) for the embedding table; their
   # dimension must equal embed_dim. Vocabulary words the file lacks keep a random row.
@@ -84,6 +84,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.model.bidirectional = True
   config.model.merge = "concat"  # concat | sum | mul | ave | none
   config.model.dropout = 0.0  # between stacked layers
+  # standard: a new mask at every time step | variational: one mask per sequence and feature,
+  # the same at each of its steps (Gal & Ghahramani 2016)
+  config.model.dropout_kind = "standard"
   config.model.input_dropout = 0.0
   config.model.output_dropout = 0.0
   config.model.pooling = "final"  # classification only: final | mean | max | mean_max | attention

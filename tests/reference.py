@@ -32,9 +32,18 @@ MERGES = {
 }
 
 
-def ours(params, x_BxTxD, lengths_B, merge_mode="concat"):
+def _merge(merge_mode, f_out, b_out):
+  """A named merge, or a callable one on [1, n, H] batch-major halves (as bilstm documents)."""
+  if callable(merge_mode):
+    return np.asarray(merge_mode(f_out[None], b_out[None]), np.float64)[0]
+  return MERGES[merge_mode](f_out, b_out)
+
+
+def ours(params, x_BxTxD, lengths_B, merge_mode="concat", input_scales=None):
   """Per example, per layer: forward over x[:n], backward over reversed x[:n], merge, pad zero.
 
+  input_scales: optional {layer index: [B, T or 1, F]} multipliers of that layer's input (a
+  dropout mask with its 1 / (1 - rate) scaling).
   Returns (outputs or (fwd, bwd) for 'none', h [L,Dir,B,H], c [L,Dir,B,H]).
   """
   layers = [{k: np.asarray(v, np.float64) for k, v in layer.items()} for layer in params["layers"]]
@@ -47,6 +56,9 @@ def ours(params, x_BxTxD, lengths_B, merge_mode="concat"):
     n = int(lengths_B[bi])
     inp = np.asarray(x_BxTxD[bi, :n], np.float64)
     for li, layer in enumerate(layers):
+      if input_scales is not None and li in input_scales:
+        scale = np.asarray(input_scales[li][bi], np.float64)
+        inp = inp * np.broadcast_to(scale, (num_steps, inp.shape[-1]))[:n]
       f_out, h_n[li, 0, bi], c_n[li, 0, bi] = run_direction(
           inp, layer["w_ih"][0], layer["w_hh"][0], layer["b"][0])
       if num_dirs == 1:
@@ -61,7 +73,7 @@ def ours(params, x_BxTxD, lengths_B, merge_mode="concat"):
         elif not last and merge_mode == "none":
           merged = MERGES["concat"](f_out, b_out)
         else:
-          merged = MERGES[merge_mode](f_out, b_out)
+          merged = _merge(merge_mode, f_out, b_out)
       inp = merged
     results.append(inp)
 

@@ -12,6 +12,7 @@ import pytest  # noqa: E402
 
 from bilstm_jax.bench import cli as benchmark
 from bilstm_jax.bench import systems as bench_systems  # noqa: E402
+from bilstm_jax.training import host_memory  # noqa: E402
 
 JAX_ROWS = ["bilstm_jax", "bilstm_jax[scan_impl=autodiff,unroll=2]", "flax OptimizedLSTMCell",
             "flax LSTMCell"]
@@ -39,7 +40,8 @@ def _check_report(report, tmp_path, rows, capsys):
   written = json.loads((tmp_path / "bench.json").read_text())
   assert written["runs"][0]["median_ms"] == run["median_ms"]
   assert written["machine"]["cpu_count"] >= 1 and written["machine"]["versions"]["jax"]
-  assert written["malloc"] == {"requested": "retain", "applied": False}  # bench() alone: as is
+  assert written["malloc"] == {"requested": "retain", "applied": False,  # bench() alone: as is
+                               "default_faults_per_call": None}
   assert written["machine"]["devices"] and run["matmul_precision"] == "default"
 
 
@@ -57,7 +59,7 @@ def test_quick_bench_with_torch_and_keras_two_layers(tmp_path, capsys):
     if keras.backend.backend() == "jax":
       rows["keras"] = "keras Bidirectional(LSTM)"
   if not rows:
-    pytest.skip("neither torch nor keras (JAX backend) is importable")
+    pytest.skip("neither torch nor keras (JAX backend) installed: pip install -e .[bench]")
   report = benchmark.bench(_args(tmp_path, ",".join(["ours", *rows]), "--layers", "2"))
   _check_report(report, tmp_path, ["bilstm_jax", *rows.values()], capsys)
 
@@ -88,6 +90,24 @@ def test_wrong_system_fails_before_timing(tmp_path, monkeypatch, capsys, wrong):
   assert benchmark.main(argv) == 1
   assert "systems disagree with bilstm_jax" in capsys.readouterr().err
   assert not (tmp_path / "b.json").exists()
+
+
+def test_report_gives_the_default_allocators_page_faults_where_retain_applies(
+    tmp_path, monkeypatch, capsys):
+  """A property of the host, not of ours: reported, not asserted (test_host_memory checks the
+  setting itself)."""
+  measured = []
+  monkeypatch.setattr(host_memory, "retain_freed_memory", lambda: True)  # this process as is
+  monkeypatch.setattr(host_memory, "faults_per_call",
+                      lambda malloc: measured.append(malloc) or 4321)
+  argv = ["--quick", "--systems", "ours", "--modes", "infer", "--out", str(tmp_path / "b.json")]
+  assert benchmark.main(argv) == 0
+  assert measured == ["default"]
+  assert json.loads((tmp_path / "b.json").read_text())["malloc"] == {
+      "requested": "retain", "applied": True, "default_faults_per_call": 4321}
+  assert "4321 page faults per call" in capsys.readouterr().out
+  assert benchmark.main([*argv, "--malloc", "default"]) == 0 and measured == ["default"]
+  assert json.loads((tmp_path / "b.json").read_text())["malloc"]["default_faults_per_call"] is None
 
 
 def test_step_flops_counts_matmuls():

@@ -1,5 +1,10 @@
-"""Converters against the real torch.nn.LSTM and Keras 3 Bidirectional(LSTM); skipped without them."""
+"""Converters against the real torch.nn.LSTM and Keras 3 Bidirectional(LSTM).
 
+Skipped where torch or keras is not installed (`make test` without the bench extra); CI sets
+BILSTM_INTEROP_TESTS=1 (.ci/run), and then a missing one fails instead.
+"""
+
+import importlib
 import os
 
 os.environ["KERAS_BACKEND"] = "jax"  # must precede the first keras import
@@ -19,18 +24,36 @@ pytestmark = pytest.mark.filterwarnings(  # raised inside Keras' get_weights wit
     "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
 
 
+REQUIRED = os.environ.get("BILSTM_INTEROP_TESTS") == "1"
+
+
+def _skip(reason):
+  if REQUIRED:
+    pytest.fail(f"BILSTM_INTEROP_TESTS=1 but {reason}", pytrace=False)
+  pytest.skip(reason)
+
+
+def _import(name):
+  """The module, or a skip (a failure when REQUIRED) that says how to install it."""
+  try:
+    return importlib.import_module(name)
+  except ImportError as err:
+    _skip(f"{name} not installed: pip install -e .[bench] ({err})")
+
+
 @pytest.fixture(scope="module")
 def torch():
-  torch = pytest.importorskip("torch")
+  torch = _import("torch")
   torch.set_num_threads(1)
   return torch
 
 
 @pytest.fixture
 def keras():
-  keras = pytest.importorskip("keras")
+  keras = _import("keras")
   if keras.backend.backend() != "jax":
-    pytest.skip(f"keras was already imported with the {keras.backend.backend()!r} backend")
+    _skip(f"keras was already imported with the {keras.backend.backend()!r} backend "
+          "(KERAS_BACKEND=jax is needed)")
   # Keras' own jax code broadcasts (N, H) with (H,), which conftest's 'raise' would reject.
   with jax.numpy_rank_promotion("allow"):
     yield keras

@@ -49,17 +49,30 @@ def test_matches_float64_reference(key, merge_mode, num_layers, bidirectional):
   assert all(leaf.dtype == jnp.float32 for leaf in leaves)
 
 
-def test_callable_merge_and_padding_zero(key):
-  params = _params(key, 1, True, "concat")
+def _position_merge(fwd, bwd):
+  """Not symmetric in B and T: weights fwd by its time index, so a time-major call is wrong.
+
+  Only operators and numpy constants, so the float64 reference runs it in float64."""
+  position = np.arange(fwd.shape[1], dtype=np.float32).reshape(1, -1, 1)
+  return fwd * (1.0 + 0.5 * position) - bwd + 0.25  # and maps padding (0, 0) to non-zero
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_callable_merge_gets_batch_major_halves(key, num_layers):
+  params = _params(key, num_layers, True, _position_merge)
+  x, lengths = _random_batch(3)  # B=5, T=7: a time-major call cannot pass
+  shapes = []
 
   def merge(fwd, bwd):
-    return jnp.concatenate([fwd - bwd, fwd + 1.0], axis=-1)  # maps padding to non-zero
+    shapes.append((fwd.shape, bwd.shape))
+    return _position_merge(fwd, bwd)
 
-  x, lengths = _random_batch(3)
-  out = lstm.bilstm(params, x, lengths, merge)
-  f, b = lstm.bilstm(params, x, lengths, "none")
+  out, state = lstm.bilstm(params, x, lengths, merge, return_state=True)
+  want, want_h, _ = reference.ours(params, x, lengths, _position_merge)
+  assert shapes == [((B, T, H), (B, T, H))] * num_layers
+  np.testing.assert_allclose(out, want, atol=1e-5)
+  np.testing.assert_allclose(state["h"], want_h, atol=1e-5)
   valid = (np.arange(T)[None, :] < lengths[:, None])[..., None]
-  np.testing.assert_allclose(out, np.where(valid, merge(f, b), 0.0), atol=1e-6)
   assert np.all(np.asarray(out)[~np.broadcast_to(valid, out.shape)] == 0.0)
 
 
@@ -161,16 +174,55 @@ def test_batch_equals_vmapped_examples(key):
   np.testing.assert_allclose(batched, per_example, atol=1e-6)
 
 
-def test_dropout_between_layers(key):
+@pytest.mark.parametrize("kind", lstm.DROPOUT_KINDS)
+def test_dropout_between_layers_matches_float64_reference(key, kind):
+  """The second layer reads the first one's outputs times the mask `lstm.dropout` draws."""
   params = _params(key, 2, True, "concat")
   x, lengths = _random_batch(8)
-  plain = lstm.bilstm(params, x, lengths)
-  dropped = lstm.bilstm(params, x, lengths, dropout_rate=0.5, dropout_rng=key)
-  again = lstm.bilstm(params, x, lengths, dropout_rate=0.5, dropout_rng=key)
-  assert not np.allclose(plain, dropped)
-  np.testing.assert_array_equal(dropped, again)
+  rate = 0.4
+  out = lstm.bilstm(params, x, lengths, dropout_rate=rate, dropout_rng=key, dropout_kind=kind)
+  scale_TxBxF = lstm.dropout(jnp.ones((T, B, 2 * H)), rate, jax.random.fold_in(key, 1), kind)
+  scale_BxTxF = np.transpose(np.asarray(scale_TxBxF), (1, 0, 2))
+  want, _, _ = reference.ours(params, x, lengths, input_scales={1: scale_BxTxF})
+  np.testing.assert_allclose(out, want, atol=2e-6)
+  np.testing.assert_array_equal(
+      out, lstm.bilstm(params, x, lengths, dropout_rate=rate, dropout_rng=key, dropout_kind=kind))
   with pytest.raises(ValueError, match="dropout_rng"):
-    lstm.bilstm(params, x, lengths, dropout_rate=0.5)
+    lstm.bilstm(params, x, lengths, dropout_rate=rate)
+  with pytest.raises(ValueError, match="unknown dropout_kind 'gal'; allowed: standard, var"):
+    lstm.bilstm(params, x, lengths, dropout_rate=rate, dropout_rng=key, dropout_kind="gal")
+
+
+@pytest.mark.parametrize("kind", lstm.DROPOUT_KINDS)
+def test_dropout_masks_per_step_or_per_sequence_with_inverted_scaling(key, kind):
+  rate, num_steps, batch, features = 0.3, 40, 50, 30
+  x = jnp.asarray(np.random.default_rng(0).uniform(1, 2, (num_steps, batch, features)),
+                  jnp.float32)
+  y = np.asarray(lstm.dropout(x, rate, key, kind))
+  dropped = y == 0.0
+  # Kept values are scaled so the expected input is unchanged; the rest are exactly zero.
+  np.testing.assert_allclose(y[~dropped], np.asarray(x)[~dropped] / (1 - rate), rtol=1e-6)
+  same_every_step = np.all(dropped == dropped[:1], axis=0)  # per (sequence, feature)
+  if kind == "variational":
+    assert same_every_step.all()
+    draws = dropped[0]  # B * F independent draws
+  else:
+    assert not same_every_step.any()  # 40 steps agreeing by chance: 0.3^40 + 0.7^40
+    draws = dropped
+  assert abs(draws.mean() - rate) < 4 * np.sqrt(rate * (1 - rate) / draws.size)
+  ones = np.asarray(lstm.dropout(jnp.ones((num_steps, batch, features)), rate, key, kind))
+  assert abs(ones.mean() - 1.0) < 4 * np.sqrt(rate / (1 - rate) / draws.size)
+
+
+def test_standard_dropout_draws_what_it_always_drew(key):
+  """Existing runs stay bit for bit: the mask is the one the inline code drew before
+  dropout_kind existed (bernoulli over the whole time-major input, fold_in of the layer)."""
+  params = _params(key, 3, True, "concat")
+  x, lengths = _random_batch(9)
+  layer_in = np.transpose(lstm.bilstm({"layers": params["layers"][:1]}, x, lengths), (1, 0, 2))
+  keep = jax.random.bernoulli(jax.random.fold_in(key, 1), 1.0 - 0.5, layer_in.shape)
+  np.testing.assert_array_equal(lstm.dropout(layer_in, 0.5, jax.random.fold_in(key, 1)),
+                                jnp.where(keep, layer_in / (1.0 - 0.5), 0.0))
 
 
 def test_bfloat16_compute_close_to_float32(key):
@@ -249,8 +301,9 @@ def test_jitted_init_of_a_deep_wide_stack_completes():
   # process so a regression fails by timeout instead of hanging the suite.
   import subprocess
   import sys
-  code = ("import jax; from bilstm_jax import lstm; "
+  code = ("import jax; from bilstm_jax.core import lstm; "
           "p = jax.jit(lambda k: lstm.init_params(k, 32, 256, 3))(jax.random.PRNGKey(0)); "
           "print(float(p['layers'][2]['w_hh'].sum()))")
-  proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+  proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                        check=False, timeout=300)
   assert proc.returncode == 0, proc.stderr[-2000:]

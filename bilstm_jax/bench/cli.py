@@ -285,7 +285,8 @@ def bench(args: argparse.Namespace, extra_builders: dict | None = None) -> dict:
   report = {**provenance.provenance(), "argv": sys.argv,
             "load_avg_start": os.getloadavg(), "runs": [], "pipelines": [],
             "malloc": {"requested": args.malloc,
-                       "applied": bool(getattr(args, "malloc_applied", False))}}
+                       "applied": bool(getattr(args, "malloc_applied", False)),
+                       "default_faults_per_call": getattr(args, "default_faults", None)}}
   if args.pipeline:
     bench_pipelines(args, report)
   overrides = {k: getattr(args, k) for k in ("batch", "steps", "features", "units", "layers",
@@ -314,8 +315,12 @@ def _write(report: dict, path: str | None) -> None:
 
 def main(argv=None) -> int:
   args = parse_args(argv)
-  # Before the first JAX computation (host_memory.py says why).
+  # Before the first JAX computation (host_memory.py says why); on CPU runs only.
   args.malloc_applied = args.malloc == "retain" and host_memory.retain_freed_memory()
+  if args.malloc_applied:  # what the setting saves on this host: the default allocator's faults
+    args.default_faults = host_memory.faults_per_call("default")
+    print(f"malloc: retain; with the default allocator a 64 MiB XLA temp costs "
+          f"{args.default_faults} page faults per call on this host", flush=True)
   try:
     bench(args)
   except MismatchError as err:

@@ -1,9 +1,10 @@
 """One (bi)directional layer through cuDNN (`jax.experimental.rnn`), with our params.
 
-`scan_impl="cudnn"` in `lstm.bilstm` runs each layer here. The params stay ours: the layer's
-[Dir, D, 4H] / [Dir, H, 4H] / [Dir, 4H] arrays are packed, inside the jitted function, into the
-flat weight vector cuDNN takes, so gradients flow back to the same pytree and a checkpoint
-trained on GPU loads into the scan on CPU (and back).
+`scan_impl="cudnn"` in `lstm.bilstm` runs each layer here; lstm.py imports this module only
+then, so the experimental and private JAX modules it needs never load otherwise. The params
+stay ours: the layer's [Dir, D, 4H] / [Dir, H, 4H] / [Dir, 4H] arrays are packed, inside the
+jitted function, into the flat weight vector cuDNN takes, so gradients flow back to the same
+pytree and a checkpoint trained on GPU loads into the scan on CPU (and back).
 
 cuDNN's packed layout for one layer (what `jax.experimental.rnn.unpack_lstm_weights` reads):
 the matrices of every direction, then the biases of every direction::
@@ -25,7 +26,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax._src.lib.mlir import ir
 from jax.experimental import rnn
 from jax.interpreters import mlir
 
@@ -44,6 +44,10 @@ def pin_row_major(lowering):
   not expect. (On an H200 our time-major layer got wrong gradients that way while rnn.lstm
   alone was right; see experiments/cudnn_gpu_check.py.)
   """
+  # Private and imported here, on a CUDA device's first cudnn call, so a JAX release that
+  # moves it breaks only this path (lstm.py imports this module only for scan_impl='cudnn').
+  from jax._src.lib.mlir import ir  # pylint: disable=import-outside-toplevel
+
   def rule(ctx, *args, **params):
     results = lowering(ctx, *args, **params)
     op = results[0].owner

@@ -11,7 +11,8 @@ Params layout (what `init_params` returns and `bilstm` takes)::
 
 `Dir` is 2 for a bidirectional stack (index 0 forward, 1 backward) and 1 for forward-only.
 `D_0` is the input size; `D_l` for l > 0 is the width of the merged output of layer l-1
-(`2H` for concat and for `none`, which concatenates between layers, `H` for sum/mul/ave).
+(`2H` for concat and for `none`, which concatenates between layers, `H` for sum/mul/ave, and
+whatever a callable merge returns for [B, T, H] halves).
 The cell is the standard one::
 
     i, f, g, o = split(x_t @ w_ih + h_{t-1} @ w_hh + b)
@@ -27,9 +28,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bilstm_jax.core import cudnn_lstm, recurrence
+from bilstm_jax.core import recurrence
 
 Array = jax.Array
+# (fwd [B, T, H], bwd [B, T, H]) -> [B, T, F], batch-major like `bilstm`'s inputs and outputs.
 MergeFn = Callable[[Array, Array], Any]
 
 MERGE_FNS: dict[str, MergeFn] = {
@@ -42,17 +44,19 @@ MERGE_FNS: dict[str, MergeFn] = {
 MERGE_MODES = tuple(MERGE_FNS)
 # 'cudnn' runs each layer through cuDNN on CUDA devices and the custom_vjp scan elsewhere.
 SCAN_IMPLS = (*recurrence.SCANS, "cudnn")
+# Between-layer dropout: a mask per step, or one per sequence shared by its steps (variational).
+DROPOUT_KINDS = ("standard", "variational")
 
 
 def resolve_merge(merge_mode: Union[str, MergeFn]) -> MergeFn:
-  """Returns the merge function for a Keras merge-mode name or a callable (fwd, bwd) -> out."""
+  """The merge function for a Keras merge-mode name, or the callable (fwd, bwd) -> out itself."""
   if callable(merge_mode):
     return merge_mode
   if merge_mode not in MERGE_FNS:
     raise ValueError(
         f"unknown merge_mode {merge_mode!r}; allowed: "
         + ", ".join(repr(m) for m in MERGE_MODES)
-        + " or a callable (fwd, bwd) -> array")
+        + " or a callable (fwd [B, T, H], bwd [B, T, H]) -> [B, T, F]")
   return MERGE_FNS[merge_mode]
 
 
@@ -66,7 +70,7 @@ def merged_size(units: int, merge_mode: Union[str, MergeFn], bidirectional: bool
   if not bidirectional:
     return units
   merge = _inner_merge(merge_mode)
-  probe = jax.ShapeDtypeStruct((1, units), jnp.float32)
+  probe = jax.ShapeDtypeStruct((1, 1, units), jnp.float32)  # [B, T, H], as bilstm calls it
   out = jax.eval_shape(merge, probe, probe)
   return int(out.shape[-1])
 
@@ -109,12 +113,24 @@ def describe_params(params: dict) -> tuple[int, int, bool]:
   return len(layers), hidden, num_dirs == 2
 
 
+def _cudnn():
+  """cudnn_lstm, imported on first use: it needs JAX internals (jax._src) and
+  jax.experimental.rnn, which a JAX release may move; only scan_impl='cudnn' should depend on
+  them, never `import bilstm_jax` or the default scan."""
+  try:
+    from bilstm_jax.core import cudnn_lstm  # pylint: disable=import-outside-toplevel
+  except ImportError as err:
+    raise ImportError(f"scan_impl='cudnn' needs JAX internals this jax {jax.__version__} lacks "
+                      f"({err}); use scan_impl='custom_vjp'") from err
+  return cudnn_lstm
+
+
 def _layer(layer: dict, x_TxBxD: Array, lengths_B: Array, compute_dtype, unroll: int,
            scan_impl: str):
   """One (bi)directional layer; returns the outputs [T, B, Dir, H] and the final states."""
   if scan_impl == "cudnn":
     scan = lambda p, x, n: _layer(p, x, n, compute_dtype, unroll, "custom_vjp")
-    return cudnn_lstm.layer(layer, x_TxBxD, lengths_B, fallback=scan)
+    return _cudnn().layer(layer, x_TxBxD, lengths_B, fallback=scan)
   num_dirs, in_size, gates = layer["w_ih"].shape
   num_steps, batch, _ = x_TxBxD.shape
   acc_dtype = recurrence.accumulation_dtype(layer["w_hh"].dtype)
@@ -130,10 +146,37 @@ def _layer(layer: dict, x_TxBxD: Array, lengths_B: Array, compute_dtype, unroll:
                                      unroll)
 
 
+def _check_dropout_kind(kind: str) -> None:
+  if kind not in DROPOUT_KINDS:
+    raise ValueError(f"unknown dropout_kind {kind!r}; allowed: {', '.join(DROPOUT_KINDS)}")
+
+
+def dropout(x_TxBxF: Array, rate: float, rng: Array, kind: str = "standard") -> Array:
+  """Between-layer dropout of a time-major layer input (see `bilstm`'s dropout_kind)."""
+  _check_dropout_kind(kind)
+  num_steps, batch, features = x_TxBxF.shape
+  shape = (num_steps if kind == "standard" else 1, batch, features)
+  keep = jax.random.bernoulli(rng, 1.0 - rate, shape)
+  return jnp.where(keep, x_TxBxF / (1.0 - rate), 0.0).astype(x_TxBxF.dtype)
+
+
+def _user_merge(merge: MergeFn, y_TxBxDirxH: Array, valid_BxTx1: Array):
+  """A callable merge on the batch-major halves it is documented to take; time-major result.
+
+  It may use the position in the batch or in time, so it gets [B, T, H], not our internal
+  time-major layout. It need not map (0, 0) to 0, and padded positions are zero by contract.
+  (The built-in merges keep the scan's zeros, so they skip this pass over the output.)
+  """
+  halves = [jnp.transpose(y_TxBxDirxH[:, :, d], (1, 0, 2)) for d in range(2)]
+  return jax.tree_util.tree_map(
+      lambda y: jnp.transpose(jnp.where(valid_BxTx1, y, 0).astype(y.dtype), (1, 0, 2)),
+      merge(*halves))
+
+
 def bilstm(params: dict, x: Array, lengths: Array, merge_mode: Union[str, MergeFn] = "concat",
            *, dropout_rate: float = 0.0, dropout_rng: Array | None = None,
-           compute_dtype=None, return_state: bool = False, unroll: int = 1,
-           scan_impl: str = "custom_vjp"):
+           dropout_kind: str = "standard", compute_dtype=None, return_state: bool = False,
+           unroll: int = 1, scan_impl: str = "custom_vjp"):
   """Runs the stacked (bi)directional LSTM over a padded batch.
 
   Args:
@@ -141,9 +184,14 @@ def bilstm(params: dict, x: Array, lengths: Array, merge_mode: Union[str, MergeF
     x: [B, T, D] inputs; positions t >= lengths[b] are padding and never read.
     lengths: [B] int valid lengths (clipped to [0, T]); 0 gives all-zero outputs and states.
     merge_mode: 'concat', 'sum', 'mul', 'ave', 'none' (returns the (fwd, bwd) pair) or a
-      callable (fwd, bwd) -> array. Layers below the last always feed the next one the merged
-      output ('none' concatenates there). Ignored when forward-only.
-    dropout_rate: dropout on the input of every layer but the first (needs dropout_rng).
+      callable (fwd [B, T, H], bwd [B, T, H]) -> [B, T, F], batch-major like x (its output is
+      zeroed at padded positions afterwards). Layers below the last always feed the next one
+      the merged output ('none' concatenates there). Ignored when forward-only.
+    dropout_rate: dropout on the input of every layer but the first (needs dropout_rng); the
+      kept values are scaled by 1 / (1 - dropout_rate). The recurrent state is never dropped.
+    dropout_kind: 'standard' draws a fresh mask for every time step, sequence and feature;
+      'variational' draws one per sequence and feature and applies it at every time step of
+      that sequence (Gal & Ghahramani 2016, on the inputs between layers).
     compute_dtype: dtype of the matmul operands (e.g. jnp.bfloat16); gates, states and
       accumulation stay float32 (float64 for float64 params). Defaults to the params' dtype.
     return_state: also return {"h": [L, Dir, B, H], "c": [L, Dir, B, H]}: the forward state at
@@ -171,18 +219,18 @@ def bilstm(params: dict, x: Array, lengths: Array, merge_mode: Union[str, MergeF
                      f"{compute_dtype.name}: use scan_impl='custom_vjp' for those")
   if dropout_rate > 0.0 and dropout_rng is None:
     raise ValueError("dropout_rate > 0 needs a dropout_rng")
+  _check_dropout_kind(dropout_kind)  # also where nothing is dropped: a typo fails at once
   batch, num_steps, _ = x.shape
   lengths_B = jnp.clip(jnp.asarray(lengths, jnp.int32), 0, num_steps)
-  valid_TxBx1 = (jnp.arange(num_steps)[:, None] < lengths_B[None, :])[:, :, None]
+  valid_BxTx1 = (jnp.arange(num_steps)[None, :] < lengths_B[:, None])[:, :, None]
 
   h_states, c_states = [], []
   layer_in = jnp.transpose(x, (1, 0, 2))  # time-major: one step is a contiguous block
   num_layers = len(params["layers"])
   for index, layer in enumerate(params["layers"]):
     if index > 0 and dropout_rate > 0.0:
-      keep = jax.random.bernoulli(jax.random.fold_in(dropout_rng, index), 1.0 - dropout_rate,
-                                  layer_in.shape)
-      layer_in = jnp.where(keep, layer_in / (1.0 - dropout_rate), 0.0).astype(layer_in.dtype)
+      layer_in = dropout(layer_in, dropout_rate, jax.random.fold_in(dropout_rng, index),
+                         dropout_kind)
     y_TxBxDirxH, h_n, c_n = _layer(layer, layer_in, lengths_B, compute_dtype, unroll,
                                    scan_impl)
     h_states.append(h_n)
@@ -193,13 +241,10 @@ def bilstm(params: dict, x: Array, lengths: Array, merge_mode: Union[str, MergeF
       merged = y_TxBxDirxH[:, :, 0]
     elif layer_merge is MERGE_FNS["concat"]:
       merged = y_TxBxDirxH.reshape(num_steps, batch, num_dirs * hidden)  # free: same bytes
-    else:
+    elif callable(merge_mode):
+      merged = _user_merge(layer_merge, y_TxBxDirxH, valid_BxTx1)
+    else:  # elementwise: any layout will do, so the time-major one, without transposes
       merged = layer_merge(y_TxBxDirxH[:, :, 0], y_TxBxDirxH[:, :, 1])
-    if num_dirs == 2 and callable(merge_mode):
-      # A user merge need not map (0, 0) to 0; padded positions are zero by contract. (The
-      # built-in merges keep the scan's zeros, so they skip this pass over the output.)
-      merged = jax.tree_util.tree_map(lambda y: jnp.where(valid_TxBx1, y, 0).astype(y.dtype),
-                                      merged)
     layer_in = merged
   outputs = jax.tree_util.tree_map(lambda y: jnp.transpose(y, (1, 0, 2)), layer_in)
   if return_state:
