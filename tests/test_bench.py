@@ -10,7 +10,8 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from bilstm_jax.bench import cli as benchmark
+from bilstm_jax.bench import cli as benchmark  # noqa: E402
+from bilstm_jax.bench import measure  # noqa: E402
 from bilstm_jax.bench import systems as bench_systems  # noqa: E402
 from bilstm_jax.training import host_memory  # noqa: E402
 
@@ -83,7 +84,7 @@ def _wrong_gradients(problem):
 def test_wrong_system_fails_before_timing(tmp_path, monkeypatch, capsys, wrong):
   def no_timing(*_, **__):
     raise AssertionError("timed although the check failed")
-  monkeypatch.setattr(benchmark, "time_round_robin", no_timing)
+  monkeypatch.setattr(measure, "time_round_robin", no_timing)
   monkeypatch.setitem(bench_systems.BUILDERS, "flax_optimized", wrong)
   argv = ["--quick", "--systems", "ours,flax_optimized", "--out", str(tmp_path / "b.json"),
           "--malloc", "default"]  # leave this test process's malloc as it is
@@ -132,7 +133,7 @@ def test_check_runs_in_full_float32_and_restores_the_defaults():
   torch = pytest.importorskip("torch") if bench_systems.is_available("torch") else None
   before = jax.config.jax_default_matmul_precision
   flags = torch and (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
-  with benchmark.full_float32():
+  with measure.full_float32():
     assert jax.config.jax_default_matmul_precision == "highest"
     if torch:
       assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32

@@ -17,7 +17,7 @@ import optax
 # Re-exported: benchmark.py and the tests reach every system's pieces through this module.
 from bilstm_jax.bench.peers import build_keras, build_torch, torch_device  # noqa: F401
 from bilstm_jax.bench.problem import Problem, Shape, System, make_problem, masked_xent, step_flops  # noqa: F401
-from bilstm_jax.core import cudnn_lstm, lstm
+from bilstm_jax.core import lstm
 
 GATES = ("i", "f", "g", "o")  # the gate order of ours, PyTorch, Keras and Flax
 OURS_OPTIONS = {"scan_impl": str, "unroll": int, "compute_dtype": str}
@@ -79,6 +79,8 @@ def build_ours(problem: Problem, **options) -> System:
   tolerances = {"out_atol": 5e-2, "grad_rtol": 1e-1} if loose else {}
   how = "jax.jit, state donated; optax.adam"
   if options.get("scan_impl") == "cudnn":
+    # Imported here, as core/lstm.py does: the cuDNN path needs JAX internals.
+    from bilstm_jax.core import cudnn_lstm  # pylint: disable=import-outside-toplevel
     on_cuda = cudnn_lstm.cuda_available() and jax.default_backend() == "gpu"
     how += ("; cuDNN LSTM (jax.experimental.rnn)" if on_cuda else "; no CUDA here: the scan")
   return _jax_system(name, encode, {"lstm": problem.lstm, "head": problem.head}, problem,
