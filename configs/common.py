@@ -93,7 +93,7 @@ def base_config() -> ml_collections.ConfigDict:
   config.model.compute_dtype = "float32"  # bfloat16 on GPU/TPU
   config.model.unroll = 1
   # custom_vjp (the fast default everywhere) | autodiff | cudnn (cuDNN on CUDA GPUs, float32
-  # only; the scan elsewhere; slower than custom_vjp on an H200, see README Performance)
+  # only; the scan elsewhere; slower than custom_vjp on an H200, see docs/performance.md)
   config.model.scan_impl = "custom_vjp"
 
   config.optim = ml_collections.ConfigDict()

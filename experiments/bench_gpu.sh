@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The README's GPU rows: every bench shape in its own process, each under its own time limit,
-# so a shape that runs long costs only itself (a lent GPU is counted by the second).
+# The GPU rows of docs/performance.md: every bench shape in its own process, each under its own
+# time limit, so a shape that runs long costs only itself.
 #   bash experiments/bench_gpu.sh OUT_DIR [SECONDS_PER_SHAPE]    (default 150)
 #   OURS="unroll=4 compute_dtype=bfloat16" bash experiments/bench_gpu.sh OUT_DIR
 #                                  (each word an extra bilstm_jax row, as bilstm-bench --ours)

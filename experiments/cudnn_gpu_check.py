@@ -6,7 +6,7 @@ jaxlib's own lowering and with the custom calls pinned to row-major layouts
 (cudnn_lstm.pin_cudnn_layouts, which scan_impl="cudnn" always applies). Last, the whole stack
 (two layers through lstm.bilstm) is compared with the scan.
 
-H200, jax 0.11.2 (2026-11-26, second GPU session): jaxlib's lowering fails every
+On an H200 GPU with jax 0.11.2: jaxlib's lowering fails every
 arrangement with a transpose next to the call (XLA hands the layout-less custom call the
 transpose's layout); pinned, all five arrangements and the whole stack pass (gradients within
 1e-6). Run from the repository root: PYTHONPATH=. python3 <this file>
