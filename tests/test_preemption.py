@@ -45,7 +45,7 @@ def test_uninstall_restores_previous_handlers():
 
 def test_a_late_repeat_kills_a_stuck_process():
   child = subprocess.Popen(
-      [sys.executable, "-c", "import time; from bilstm_jax import preemption; "
+      [sys.executable, "-c", "import time; from bilstm_jax.training import preemption; "
        "preemption.REPEAT_GRACE_S = 0.2; preemption.install_stop_request(); "
        "print('ready', flush=True); time.sleep(30)"], stdout=subprocess.PIPE, text=True)
   assert child.stdout.readline().strip() == "ready"

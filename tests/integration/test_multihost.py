@@ -19,7 +19,7 @@ def _losses(workdir):
 
 def test_two_task_srun_matches_one_process(tmp_path):
   two = tmp_path / "two"
-  probe = ("import jax; from bilstm_jax import parallel; parallel.initialize_distributed(); "
+  probe = ("import jax; from bilstm_jax.training import parallel; parallel.initialize_distributed(); "
            "print('process', jax.process_index(), 'of', jax.process_count(), 'devices', "
            "jax.device_count(), flush=True)")
   env = {**os.environ, "JAX_PLATFORMS": "cpu", "WANDB_MODE": "disabled"}
