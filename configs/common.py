@@ -100,8 +100,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.optim.name = "adamw"  # adamw | adam | sgd
   config.optim.learning_rate = 3e-3
   config.optim.weight_decay = 1e-4
-  config.optim.b1 = 0.9
-  config.optim.b2 = 0.999
+  config.optim.b1 = 0.9  # adam, adamw
+  config.optim.b2 = 0.999  # adam, adamw
+  config.optim.momentum = 0.9  # sgd only (heavy ball); 0: plain SGD
   config.optim.grad_clip_norm = 1.0  # 0 disables clipping
   # Max l2 norm of each output unit's weights in the classifier/tagger head, enforced after
   # every step (Kim 2014 uses 3); 0: off.
@@ -125,7 +126,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.log_every_steps = 50
   config.eval_every_steps = 200
   config.ckpt_every_steps = 200
-  config.eval_metric = "val/accuracy"  # higher is better; picks the best checkpoint (ties: later)
+  # Picks the best checkpoint (ties: the later step), in the metric's direction: up for
+  # accuracy and F1, down for losses and error rates (training/metric_direction.py).
+  config.eval_metric = "val/accuracy"
   config.seed = 0
 
   config.wandb = ml_collections.ConfigDict()

@@ -136,13 +136,22 @@ def test_damaged_latest_checkpoint_falls_back_to_the_previous_one(tmp_path, caps
   latest = workdir / "checkpoints" / "latest"
   assert sorted(int(p) for p in os.listdir(latest) if p.isdigit()) == [2, 4]
   # Truncate every data file of step 4's state, as a full disk or a dying node would.
+  truncated = 0
   for root, _, files in os.walk(latest / "4" / "state"):
     for name in files:
       with open(os.path.join(root, name), "r+b") as f:
         f.truncate(max(0, os.path.getsize(os.path.join(root, name)) // 3))
+      truncated += 1
+  assert truncated
   capsys.readouterr()
+  # Restore, then stop at once: the damaged step is gone, not left to shadow the resumed run.
+  assert train.train_and_evaluate(config, str(workdir), should_stop=lambda: True) is None
+  assert sorted(int(p) for p in os.listdir(latest) if p.isdigit()) == [2]
+  out = capsys.readouterr().out
+  assert "skipped unreadable checkpoint step 4" in out
+  assert "deleted unreadable checkpoint step 4" in out
   got = train.train_and_evaluate(config, str(workdir))
-  assert "skipped unreadable checkpoint step 4" in capsys.readouterr().out
+  assert "unreadable" not in capsys.readouterr().out
   assert got["params_sha256"] == want["params_sha256"]
 
 

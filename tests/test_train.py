@@ -117,12 +117,12 @@ def test_stop_and_resume_equals_uninterrupted_run(tmp_path, ema_decay):
 
   calls = []
 
-  def stop_after_two_steps():
+  def stop_after_three_steps():
     calls.append(1)
-    return len(calls) > 2  # polled before each step: steps 0 and 1 run, then stop
+    return len(calls) > 3  # polled before each step: steps 0-2 run, then stop mid-window
 
   workdir = str(tmp_path / "resumed")
-  assert train.train_and_evaluate(config, workdir, should_stop=stop_after_two_steps) is None
+  assert train.train_and_evaluate(config, workdir, should_stop=stop_after_three_steps) is None
   assert not os.path.exists(os.path.join(workdir, "results.json"))
   resumed = train.train_and_evaluate(config, workdir)
   assert resumed["params_sha256"] == full["params_sha256"]
@@ -137,7 +137,12 @@ def test_stop_and_resume_equals_uninterrupted_run(tmp_path, ema_decay):
   assert steps == sorted(steps) and len(steps) == len(set(steps))
   assert all(k == "step" or "/" in k for r in records for k in r)
   with open(os.path.join(str(tmp_path / "full"), "metrics.jsonl")) as f:
-    assert len(f.readlines()) == len(records)
+    full_records = [json.loads(line) for line in f]
+  assert [r["step"] for r in full_records] == steps
+  # The log window cut by the stop continues after the resume: the same means, bit for bit.
+  for got, want in zip(records, full_records):
+    assert {k: v for k, v in got.items() if k.startswith("train/")} == {
+        k: v for k, v in want.items() if k.startswith("train/")}
 
   # A finished run relaunched does nothing and returns the same results.
   assert train.train_and_evaluate(config, workdir) == resumed
@@ -183,19 +188,23 @@ def test_relaunch_of_a_run_saved_before_a_key_existed_resumes_at_its_default(tmp
   assert "data.word_dropout_alpha" in json.loads((tmp_path / "config.json").read_text())
 
 
-def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+@pytest.mark.parametrize("every", [1, 2])
+def test_divergence_stops_the_run_before_any_checkpoint_holds_it(tmp_path, every):
+  # The warm-up's first learning rate is 0 * inf = NaN: step 1's update makes the parameters
+  # NaN while its loss (taken before the update) is finite; step 2's loss is NaN. Checking
+  # after every step, the save at step 1 must refuse the parameters; every 2, the loss stops it.
   config = _smoke_config(**{"total_steps": 8, "optim.learning_rate": float("inf"),
-                            "optim.grad_clip_norm": 0.0, "optim.name": "sgd"})
-  with pytest.raises(FloatingPointError, match=r"non-finite train/(loss|grad_norm) at step \d+"):
+                            "optim.grad_clip_norm": 0.0, "optim.name": "sgd",
+                            "log_every_steps": every, "eval_every_steps": every,
+                            "ckpt_every_steps": every})
+  message = (r"non-finite parameters at step 1 \(checked steps 1-1\)" if every == 1 else
+             r"non-finite train/loss at step 2 \(checked steps 1-2\)")
+  with pytest.raises(FloatingPointError, match=message):
     train.train_and_evaluate(config, str(tmp_path))
-  latest = tmp_path / "checkpoints" / "latest"
-  saved = sorted(int(p) for p in os.listdir(latest) if p.isdigit()) if latest.exists() else []
   assert not (tmp_path / "results.json").exists()
-  for step in saved:  # whatever was saved holds finite parameters
-    restored = train.checkpoint.Checkpoints(str(tmp_path))
-    state = restored.latest.restore(step)["state"]
-    assert all(np.all(np.isfinite(x)) for x in jax.tree_util.tree_leaves(state["params"]))
-    restored.close()
+  for kind in ("latest", "best"):
+    folder = tmp_path / "checkpoints" / kind
+    assert not [p for p in os.listdir(folder) if p.isdigit()], kind
 
 
 def test_eval_sums_respect_masks():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import Any, Self
 
 import orbax.checkpoint as ocp
 
@@ -14,8 +14,9 @@ class Checkpoints:
 
   Saves are synchronous: when `save` returns, the step directory is complete (orbax writes
   to a temporary name and renames it), so a kill at any moment leaves the previous
-  checkpoint intact. Each checkpoint holds the state and a JSON `meta` dict (data position,
-  best metric so far, accumulated wall time).
+  checkpoint intact. Each checkpoint holds the state and a JSON `meta` dict (state.RunState's
+  to_dict: data position, best metric so far, accumulated wall time). A context manager:
+  leaving it closes both managers.
   """
 
   def __init__(self, workdir: str):
@@ -52,18 +53,28 @@ class Checkpoints:
     """(state, meta) of the newest checkpoint that reads back whole, or None when there is none.
 
     A checkpoint that fails to restore (truncated or damaged files) is skipped with a
-    warning naming it, and the one before it is used; it is left on disk for inspection.
+    warning naming it, and the one before it is used. The skipped ones are then deleted:
+    kept, a damaged step would stop the resumed run from saving that step again (a save of
+    an existing step is skipped) and would stay the newest fallback after the next kill.
     """
     steps = sorted(self.latest.all_steps(), reverse=True)
+    damaged = []
     for step in steps:
       try:
-        return self._restore_step(self.latest, target, step)
+        restored = self._restore_step(self.latest, target, step)
       except Exception as err:  # pylint: disable=broad-except
         logging.warning("checkpoint %s is unreadable (%s: %s); falling back to the previous one",
                         os.path.join(str(self.latest.directory), str(step)),
                         type(err).__name__, str(err).splitlines()[0][:200])
         print(f"warning: skipped unreadable checkpoint step {step} in {self.latest.directory}",
               flush=True)
+        damaged.append(step)
+        continue
+      for bad in damaged:
+        self.latest.delete(bad)
+        print(f"warning: deleted unreadable checkpoint step {bad}; the run saves it again",
+              flush=True)
+      return restored
     if steps:
       raise RuntimeError(f"no readable checkpoint in {self.latest.directory} (tried steps "
                          f"{steps}); move the directory away to start the run afresh")
@@ -76,3 +87,9 @@ class Checkpoints:
   def close(self) -> None:
     self.latest.close()
     self.best.close()
+
+  def __enter__(self) -> Self:
+    return self
+
+  def __exit__(self, exc_type, exc, tb) -> None:
+    self.close()

@@ -32,8 +32,8 @@ def head_max_norm(max_norm: float) -> optax.GradientTransformation:
 
 
 def make_optimizer(optim_cfg, schedule_cfg, total_steps: int):
-  """optax: clip by global norm, then AdamW/Adam/SGD on a warm-up + cosine/constant schedule,
-  then the optional max-norm constraint on the head."""
+  """optax: clip by global norm, then AdamW/Adam (b1, b2) or SGD (momentum) on a warm-up +
+  cosine/constant schedule, then the optional max-norm constraint on the head."""
   warmup = min(schedule_cfg.warmup_steps, total_steps)
   peak = optim_cfg.learning_rate
   if schedule_cfg.name == "cosine":
@@ -51,7 +51,10 @@ def make_optimizer(optim_cfg, schedule_cfg, total_steps: int):
   elif optim_cfg.name == "adam":
     opt = optax.adam(schedule, b1=optim_cfg.b1, b2=optim_cfg.b2)
   elif optim_cfg.name == "sgd":
-    opt = optax.sgd(schedule, momentum=optim_cfg.b1)
+    # Its own key: Adam's b1 is a different quantity (a moving average's decay, not a
+    # velocity's), and an adam config switched to sgd must not inherit it unawares.
+    momentum = check_fraction("optim.momentum", optim_cfg.momentum, "momentum")
+    opt = optax.sgd(schedule, momentum=momentum or None)
   else:
     raise ConfigError(f"config key optim.name: {optim_cfg.name!r}; allowed: adamw, adam, sgd")
   chain = [optax.clip_by_global_norm(optim_cfg.grad_clip_norm)] if optim_cfg.grad_clip_norm else []

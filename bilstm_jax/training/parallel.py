@@ -30,6 +30,14 @@ def replicated(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, PartitionSpec())
 
 
+def place(tree, sharding):
+  """Host values (the same on every process) placed with `sharding`; each process hands over
+  the pieces of its own devices."""
+  return jax.tree_util.tree_map(
+      lambda x: jax.make_array_from_callback(np.shape(x), sharding,
+                                             lambda index, x=np.asarray(x): x[index]), tree)
+
+
 def shard_batch(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
   """Places a global batch (identical on every process) split over the 'data' axis.
 

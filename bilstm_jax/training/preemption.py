@@ -2,8 +2,9 @@
 
 SLURM sends SIGUSR1 before a time limit (`sbatch --signal=B:USR1@<s>`, forwarded to us by
 slurm/array.sbatch) and SIGTERM on preemption or cancel. Dying mid-step would lose the work since
-the last checkpoint, so the handler only records the request; `train_and_evaluate` polls it at
-every step boundary, saves a checkpoint and returns None, and `bilstm-train` exits with
+the last checkpoint, so the handler only records the request; `train_and_evaluate` polls it
+between steps (every step in one process; after each log, eval or checkpoint step when several
+processes must agree), saves a checkpoint and returns None, and `bilstm-train` exits with
 EXIT_PREEMPTED so the batch script knows to requeue.
 """
 

@@ -7,12 +7,13 @@ import logging
 import os
 import sys
 import uuid
-from typing import Any
+from typing import Any, Self
 
 from bilstm_jax import files
 from bilstm_jax.config import ConfigError
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
+WANDB_ID_FILE = "wandb_id.txt"
 
 
 def wandb_mode(requested: str, env_mode: str | None = None) -> str:
@@ -36,6 +37,23 @@ def wandb_mode(requested: str, env_mode: str | None = None) -> str:
   return "online" if wandb.login(prompt=False, verify=False) else "offline"
 
 
+def wandb_run_id(workdir: str) -> str:
+  """The W&B run id of the run in workdir (workdir/wandb_id.txt), made on first use.
+
+  Written atomically: a kill mid-write leaves no file or the whole id, never an empty id that
+  a relaunch would hand to W&B.
+  """
+  path = os.path.join(workdir, WANDB_ID_FILE)
+  if os.path.exists(path):
+    with open(path, encoding="utf-8") as f:
+      run_id = f.read().strip()
+    if run_id:
+      return run_id
+  run_id = uuid.uuid4().hex[:12]
+  files.atomic_write_text(path, run_id)
+  return run_id
+
+
 def init_wandb(wandb_cfg, flat_config: dict, workdir: str, run_name: str,
                env_mode: str | None = None):
   """A W&B run whose files live under workdir/wandb; resumes the same run id after a restart.
@@ -48,14 +66,7 @@ def init_wandb(wandb_cfg, flat_config: dict, workdir: str, run_name: str,
   if mode == "disabled":
     return None
   import wandb  # pylint: disable=import-outside-toplevel
-  id_path = os.path.join(workdir, "wandb_id.txt")
-  if os.path.exists(id_path):
-    with open(id_path) as f:
-      run_id = f.read().strip()
-  else:
-    run_id = uuid.uuid4().hex[:12]
-    with open(id_path, "w") as f:
-      f.write(run_id)
+  run_id = wandb_run_id(workdir)
   kwargs = dict(project=wandb_cfg.project, entity=wandb_cfg.entity, group=wandb_cfg.group,
                 name=wandb_cfg.name or run_name, tags=list(wandb_cfg.tags), config=flat_config,
                 dir=workdir, id=run_id, resume="allow")
@@ -73,7 +84,11 @@ def init_wandb(wandb_cfg, flat_config: dict, workdir: str, run_name: str,
 
 
 class MetricWriter:
-  """Appends one JSON object per log step to metrics.jsonl and mirrors it to stdout and W&B."""
+  """Appends one JSON object per log step to metrics.jsonl and mirrors it to stdout and W&B.
+
+  A context manager: leaving it closes the progress bar and finishes the W&B run with
+  `exit_code` (1 when an exception leaves it).
+  """
 
   def __init__(self, workdir: str, total_steps: int, start_step: int, wandb_run=None,
                enabled: bool = True):
@@ -81,6 +96,7 @@ class MetricWriter:
     self.wandb_run = wandb_run
     self.enabled = enabled
     self.bar = None
+    self.exit_code = 0
     if enabled and sys.stdout.isatty():
       from tqdm import tqdm  # pylint: disable=import-outside-toplevel
       self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True)
@@ -104,6 +120,8 @@ class MetricWriter:
     if not self.enabled:
       return
     record = {"step": int(step), **{k: _plain(v) for k, v in metrics.items()}}
+    # An append, not files.atomic_open's rewrite (which would copy the whole file every log
+    # step): a kill can cut only this last line, and drop_after drops it on resume.
     with open(self.path, "a") as f:
       f.write(json.dumps(record) + "\n")
     if self.wandb_run is not None:
@@ -123,9 +141,33 @@ class MetricWriter:
     if self.bar is not None:
       self.bar.update(step - self.bar.n)
 
-  def close(self) -> None:
+  def summarize(self, results: dict[str, Any]) -> None:
+    """A finished run's results as the W&B run's summary."""
+    if self.wandb_run is not None:
+      self.wandb_run.summary.update({k: v for k, v in results.items() if not isinstance(v, dict)})
+
+  def close_bar(self) -> None:
     if self.bar is not None:
       self.bar.close()
+      self.bar = None
+
+  def close(self, exit_code: int = 0) -> None:
+    """Closes the bar and finishes the W&B run; a second call does nothing."""
+    self.close_bar()
+    run, self.wandb_run = self.wandb_run, None
+    if run is not None:
+      try:
+        run.finish(exit_code=exit_code)
+      except Exception as err:  # pylint: disable=broad-except
+        # Never in the way of the run's own outcome (or of the exception being raised).
+        logging.warning("W&B finish failed (%s); metrics.jsonl has everything",
+                        type(err).__name__)
+
+  def __enter__(self) -> Self:
+    return self
+
+  def __exit__(self, exc_type, exc, tb) -> None:
+    self.close(1 if exc_type is not None else self.exit_code)
 
 
 def _plain(value):
