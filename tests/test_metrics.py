@@ -1,15 +1,18 @@
-"""Span F1 with conlleval semantics, against hand-computed cases; coarse accuracy of fine labels."""
+"""Span F1 with conlleval semantics, against hand-computed cases and seqeval; coarse accuracy of
+fine labels."""
+
+from collections import Counter
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bilstm_jax.training import metrics
+from bilstm_jax.training import metrics, spans
 
 
 def test_spans_from_bio_and_stray_inside_tags():
   tags = ["B-PER", "I-PER", "O", "I-LOC", "I-LOC", "B-LOC", "B-ORG", "I-PER"]
-  assert metrics.bio_spans(tags) == {("PER", 0, 1), ("LOC", 3, 4), ("LOC", 5, 5),
+  assert spans.bio_spans(tags) == {("PER", 0, 1), ("LOC", 3, 4), ("LOC", 5, 5),
                                      ("ORG", 6, 6), ("PER", 7, 7)}
 
 
@@ -27,15 +30,42 @@ def test_spans_from_bio_and_stray_inside_tags():
     (["B-LOC", "I-LOC"], ["B-LOC", "I-PER"], 0, 1, 2),
 ])
 def test_span_counts(gold, pred, correct, n_gold, n_pred):
-  assert metrics.span_counts(gold, pred) == {"correct": correct, "gold": n_gold, "pred": n_pred}
+  assert {k: v for k, v in spans.span_counts(gold, pred).items() if ":" not in k} == {
+      "correct": correct, "gold": n_gold, "pred": n_pred}
 
+
+
+def _random_tags(rng, n):
+  """BIO tags over two types with improper sequences on purpose (I- after O or another type)."""
+  names = ["O", "O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+  return [names[i] for i in rng.integers(0, len(names), n)]
+
+
+def test_span_scores_match_seqeval_on_random_and_improper_tag_sequences():
+  """seqeval's default mode follows conlleval (an I-X after O or another type opens a span)."""
+  seqeval_metrics = pytest.importorskip("seqeval.metrics", reason="pip install -e .[test]")
+  rng = np.random.default_rng(0)
+  gold, pred = [], []
+  for _ in range(200):
+    n = int(rng.integers(1, 12))
+    gold.append(_random_tags(rng, n))
+    pred.append(gold[-1] if rng.random() < 0.3 else _random_tags(rng, n))
+  counts = sum((spans.span_counts(g, p) for g, p in zip(gold, pred)), start=Counter())
+  ours = spans.span_prf(counts, "test")
+  assert ours["test/span_precision"] == pytest.approx(seqeval_metrics.precision_score(gold, pred))
+  assert ours["test/span_recall"] == pytest.approx(seqeval_metrics.recall_score(gold, pred))
+  assert ours["test/span_f1"] == pytest.approx(seqeval_metrics.f1_score(gold, pred))
+  report = seqeval_metrics.classification_report(gold, pred, output_dict=True)
+  for kind in ("PER", "LOC"):
+    assert ours[f"test/span_f1_{kind}"] == pytest.approx(report[kind]["f1-score"])
+  assert 0.1 < ours["test/span_f1"] < 0.9  # neither trivial case: the comparison can fail
 
 def test_span_prf():
-  out = metrics.span_prf({"correct": 1, "gold": 4, "pred": 2}, "test")
+  out = spans.span_prf({"correct": 1, "gold": 4, "pred": 2}, "test")
   assert out["test/span_precision"] == 0.5
   assert out["test/span_recall"] == 0.25
   assert out["test/span_f1"] == pytest.approx(2 * 0.5 * 0.25 / 0.75)
-  assert metrics.span_prf({"correct": 0, "gold": 0, "pred": 0}, "val")["val/span_f1"] == 0.0
+  assert spans.span_prf({"correct": 0, "gold": 0, "pred": 0}, "val")["val/span_f1"] == 0.0
 
 
 def test_coarse_ids_from_fine_names():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,6 +11,7 @@ from jax.experimental import multihost_utils
 
 from bilstm_jax.data import batching
 from bilstm_jax.training import metrics, parallel
+from bilstm_jax.training import spans as spans_lib
 
 
 def make_eval_fns(apply_fn, coarse_of=None):
@@ -33,7 +36,7 @@ def metric_names(info: dict, split: str, coarse: bool) -> list[str]:
     sums["coarse_correct_sum"] = 0.0
   names = list(metrics.summarize(sums, split))
   if info.get("scheme") == "bio":
-    names += list(metrics.span_prf({"correct": 0, "gold": 0, "pred": 0}, split))
+    names += list(spans_lib.span_prf(collections.Counter(correct=0, gold=0, pred=0), split))
   return names
 
 
@@ -42,10 +45,10 @@ def evaluate(eval_fns, params, dataset, *, batch_size: int, boundaries, split: s
   """Every example of `dataset` once (padding rows masked); loss/accuracy means, and span
   precision/recall/F1 when the tags are BIO (info['scheme'] == 'bio')."""
   sums_fn, predict_fn = eval_fns
-  spans = info.get("scheme") == "bio"
+  spans = info.get("scheme") == "bio"  # per-type F1 too: split/span_f1_<TYPE>
   label_names = info.get("label_names")
   totals = None
-  counts = {"correct": 0, "gold": 0, "pred": 0}
+  counts = collections.Counter()
   for batch in batching.eval_batches(dataset, batch_size, boundaries):
     placed = parallel.shard_batch(batch, mesh)
     sums = sums_fn(params, placed)
@@ -56,9 +59,8 @@ def evaluate(eval_fns, params, dataset, *, batch_size: int, boundaries, split: s
         n = batch["lengths"][row]
         gold = [label_names[t] for t in batch["labels"][row, :n]]
         pred = [label_names[t] for t in preds[row, :n]]
-        for key, value in metrics.span_counts(gold, pred).items():
-          counts[key] += value
+        counts.update(spans_lib.span_counts(gold, pred))
   results = metrics.summarize(jax.device_get(totals), split)
   if spans:
-    results.update(metrics.span_prf(counts, split))
+    results.update(spans_lib.span_prf(counts, split))
   return results
