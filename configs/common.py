@@ -21,6 +21,18 @@ def base_config() -> ml_collections.ConfigDict:
   config.data.text_field = "text"  # TFDS feature holding the sentence (or token list)
   config.data.label_field = "label"  # TFDS feature / column holding the label(s)
   config.data.label_column = "upos"  # conllu: upos | xpos; conll: a column index, e.g. "-1"
+  # Token features beside the word, each embedded (model.feature_embed_dim) and concatenated
+  # to it: conll column indices ("1" or "1,2"), conllu "upos" | "xpos" (not the label
+  # column), or TFDS token-feature names ("pos" of conll2003). "": none.
+  config.data.feature_columns = ""
+  # Files named instead of the format's file-name convention: paths or globs, comma-separated,
+  # relative to source_dir or absolute; each split's matches are read in sorted order. Split
+  # files (conllu, conll, label_sentence, trec): train and test needed, val optional (carved).
+  config.data.train_files = ""
+  config.data.val_files = ""
+  config.data.test_files = ""
+  # polarity: "<class>=<files>,...", e.g. "pos=rt-polarity.pos,neg=rt-polarity.neg".
+  config.data.class_files = ""
   config.data.unseen_label = "error"  # a dev/test label unseen in train: error | oov
   config.data.val_fraction = 0.1  # carved from train when a dataset has no validation split
   config.data.num_folds = 10  # polarity pairs: deterministic k-fold cross-validation
@@ -79,6 +91,7 @@ def base_config() -> ml_collections.ConfigDict:
   # backward states are concatenated to each word embedding. 0 disables it.
   config.model.char_units = 0
   config.model.char_embed_dim = 32
+  config.model.feature_embed_dim = 20  # per data.feature_columns column, when there are any
   config.model.units = 64
   config.model.num_layers = 1
   config.model.bidirectional = True
@@ -89,6 +102,11 @@ def base_config() -> ml_collections.ConfigDict:
   config.model.dropout_kind = "standard"
   config.model.input_dropout = 0.0
   config.model.output_dropout = 0.0
+  # Tagging only: softmax | crf (a linear-chain CRF over the tags: sentence likelihood, Viterbi)
+  config.model.head = "softmax"
+  # Where a CRF's BIO constraints (I-X only after B-X or I-X, never first) apply:
+  # none | decode | train (the loss's partition function too)
+  config.model.crf_mask = "decode"
   config.model.pooling = "final"  # classification only: final | mean | max | mean_max | attention
   config.model.compute_dtype = "float32"  # bfloat16 on GPU/TPU
   config.model.unroll = 1

@@ -5,7 +5,12 @@ Run it on any CoNLL-style folder (train.txt, dev.txt/valid.txt/testa, test.txt/t
       --config.data.source_dir=/path/to/conll2003 --config.data.label_column=-1
 Span precision/recall/F1 (conlleval: type and both ends must match) are reported as
 val/span_f1 and test/span_f1; the best checkpoint is chosen by val/span_f1.
-Variants: `:smoke`, `:chunk` (chunk tags in column 2 of CoNLL-2003; TFDS feature `chunks`).
+Variants: `:smoke`, `:chunk` (chunk tags in column 2 of CoNLL-2003; TFDS feature `chunks`),
+`:pos` (column 1, the POS tag, as a token feature embedded beside each word; from the TFDS
+catalog add --config.data.feature_columns=pos, its feature's name).
+Files under other names: --config.data.train_files='train/*.conll'
+--config.data.test_files=heldout.conll (paths or globs, relative to data.source_dir; no
+val_files: validation is carved from train).
 """
 
 from . import common
@@ -13,7 +18,7 @@ from . import common
 
 def get_config(arg=None):
   config = common.base_config()
-  options = common.parse_arg(arg, flags=("smoke", "chunk"))
+  options = common.parse_arg(arg, flags=("smoke", "chunk", "pos"))
   chunk = options.get("chunk")
   config.data.name = "text"
   config.data.task = "tagging"
@@ -23,6 +28,7 @@ def get_config(arg=None):
   config.data.label_field = "chunks" if chunk else "ner"
   config.data.label_column = "2" if chunk else "-1"
   config.data.lowercase = False
+  config.data.feature_columns = "1" if options.get("pos") else ""
   config.model.embed_dim = 100
   config.model.units = 128
   config.model.input_dropout = 0.25

@@ -4,6 +4,8 @@ No official split: deterministic k-fold cross-validation, the fold is a config f
 Run it:
   bilstm-train --config configs/polarity.py --workdir runs/mr_fold0 \\
       --config.data.source_dir=/path/to/rt-polaritydata --config.data.fold=0
+Class files under other names: --config.data.class_files='pos=good/*.txt,neg=bad/*.txt'
+(`<class>=<file or glob>`, relative to data.source_dir; each class's matches in sorted order).
 Variants: `:smoke`.
 """
 

@@ -142,3 +142,14 @@ def test_check_runs_in_full_float32_and_restores_the_defaults():
     assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == flags
     assert bench_systems.torch_device() == ("cuda" if jax.default_backend() == "gpu"
                                             and torch.cuda.is_available() else "cpu")
+
+
+def test_heads_mode_times_the_softmax_and_crf_taggers(tmp_path):
+  out = tmp_path / "heads.json"
+  assert benchmark.main(["--heads", "--quick", "--out", str(out), "--malloc", "default"]) == 0
+  run = json.loads(out.read_text())["runs"][0]["heads"]
+  assert run["num_classes"] == 9  # CoNLL-2003's tags: O and B-/I- of four entity types
+  for kind in ("train", "decode"):
+    assert set(run["median_ms"][kind]) == {"softmax", "crf"}
+    assert all(ms > 0 for ms in run["median_ms"][kind].values())
+    assert run["ratio_to_softmax"][kind]["softmax"] == 1.0

@@ -195,8 +195,9 @@ def test_changed_folder_is_prepared_again_and_folders_never_collide(tmp_path, ca
 
 
 def _folder_builder(source, cache):
-  files = {"train": str(source / "train"), "test": str(source / "test")}
-  key = builders.fingerprint(str(source), list(files.values()), format="label_sentence")
+  files = {"train": [str(source / "train")], "test": [str(source / "test")]}
+  key = builders.fingerprint(str(source), [p for paths in files.values() for p in paths],
+                             format="label_sentence")
   return sentences.SentenceFolder(fmt="label_sentence", files=files, key=key, data_dir=cache)
 
 

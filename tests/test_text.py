@@ -58,7 +58,7 @@ def test_vocab_from_train_only_saved_and_reused(tmp_path, cache, sst):
   assert info == {"task": "classification", "vocab_size": 6, "feature_dim": None,
                   "num_classes": 2, "label_names": ["0", "1"], "scheme": None,
                   "pad_id": 0, "oov_id": 1, "char_vocab_size": None,
-                  "token_names": names}
+                  "token_names": names, "feature_vocab_sizes": None}
   assert splits["train"].inputs[0].tolist() == [3, 2, 2, 4]  # lowercased
   assert splits["test"].inputs[0].tolist() == [1, 1, 1, 4]  # test-only words are OOV
   assert splits["train"].labels.tolist() == [1, 0, 1]
@@ -289,3 +289,33 @@ def test_an_empty_split_is_one_clear_error(tmp_path, cache):
   write(folder / "test", "")
   with pytest.raises(ConfigError, match=r"'test' split .* is empty|test.*empty"):
     data.get_datasets(sst_cfg(cache, folder), None)
+
+
+def carved(caplog) -> list[str]:
+  """Our data messages (TFDS logs its own warnings, which also name the files)."""
+  return [r.getMessage() for r in caplog.records if r.getMessage().startswith("data: ")]
+
+
+def test_a_carved_dev_split_is_logged_with_its_size_and_source(tmp_path, cache, sst, caplog):
+  folder = tmp_path / "no_dev"
+  write(folder / "train", "1 a\n0 b\n1 c\n0 d\n1 e\n")
+  write(folder / "test", "1 f\n")
+  with caplog.at_level("WARNING"):
+    splits, _ = text.load_text_task(sst_cfg(cache, folder, val_fraction=0.2), None)
+  assert carved(caplog) == [(f"data: {folder} has no validation split to use; carved 1 of the 5 "
+                             "examples of the train split as validation "
+                             "(data.val_fraction=0.2)")]
+  assert len(splits["val"]) == 1
+  caplog.clear()
+  with caplog.at_level("WARNING"):
+    text.load_text_task(sst_cfg(cache, sst), None)  # a dev file: nothing carved, nothing said
+  assert carved(caplog) == []
+  for label, lines in (("pos", "p1\np2\np3\np4\np5\n"), ("neg", "n1\nn2\nn3\nn4\nn5\n")):
+    write(tmp_path / "mr" / f"rt.{label}", lines)
+  with caplog.at_level("WARNING"):
+    text.load_text_task(data_cfg(cache, task="classification", format="polarity",
+                                 source_dir=str(tmp_path / "mr"), num_folds=5, fold=1,
+                                 val_fraction=0.25), None)
+  assert carved(caplog) == [
+      (f"data: {tmp_path / 'mr'} has no splits; fold 1 of 5 (2 examples) is test and 2 of the "
+       "other 8 examples are carved from them as validation (data.val_fraction=0.25)")]

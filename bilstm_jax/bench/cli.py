@@ -4,6 +4,7 @@
   bilstm-bench --shape default,small,long,deep --out bench.json
   bilstm-bench --ours scan_impl=autodiff --ours unroll=2 --systems ours,flax_optimized
   bilstm-bench --quick                           # tiny shapes, few repeats (CI smoke)
+  bilstm-bench --heads                           # the tagger: softmax vs CRF head, train and decode
   bilstm-bench --pipeline "configs/ud_pos.py data.source_dir=<data>/ud_english_ewt"
                                                  # input pipeline: fed vs preloaded steps/s
 
@@ -82,6 +83,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                       help="instead of the shapes: time the trainer fed by this task's input "
                       "pipeline against the same batches preloaded (repeatable); a config "
                       "path[:arg] then dotted overrides, space-separated")
+  parser.add_argument("--heads", action="store_true",
+                      help="instead of the systems: the tagger's softmax and CRF heads, one "
+                      "training step and the evaluation's decoding each, at every --shape")
   parser.add_argument("--pipeline-steps", type=int, default=200,
                       help="training steps per pipeline measurement")
   args = parser.parse_args(argv)
@@ -144,9 +148,16 @@ def bench(args: argparse.Namespace, extra_builders: dict | None = None) -> dict:
   for shape_name in ([] if args.pipeline else args.shapes):
     shape = dataclasses.replace(SHAPES[shape_name], **overrides)
     print(f"\n== {shape_name}: {shape}", flush=True)
-    result = {"name": shape_name, **run_shape(shape, args, extra_builders)}
+    if args.heads:
+      from bilstm_jax.bench import heads  # pylint: disable=import-outside-toplevel  (flax)
+      result = {"name": shape_name, "heads": heads.compare(shape, args.warmup, args.repeats,
+                                                           args.seed)}
+      table = heads.format_result(result["heads"])
+    else:
+      result = {"name": shape_name, **run_shape(shape, args, extra_builders)}
+      table = format_table(result)
     report["runs"].append(result)
-    print("\n" + format_table(result), flush=True)
+    print("\n" + table, flush=True)
     _write(report, args.out)  # each finished shape survives a later one's timeout
   report["load_avg_end"] = os.getloadavg()
   print(f"\nload average (1/5/15 min) at start {report['load_avg_start']}, at end "
@@ -184,3 +195,7 @@ def main(argv=None) -> int:
 
 def run() -> None:
   sys.exit(main())
+
+
+if __name__ == "__main__":
+  run()

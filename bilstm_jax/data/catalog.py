@@ -8,6 +8,8 @@ Known mappings (data.text_field / data.label_field):
 - `universal_dependencies/en_ewt` (UD English-EWT r2.10): tokens / upos or xpos; its dev split
   is our val. TFDS keeps multiword-token and empty-node rows (UPOS `_`); they are dropped so the
   words match a local CoNLL-U folder.
+- `conll2003`: tokens / ner or chunks; config key data.feature_columns may name its other
+  token features (e.g. 'pos') by their TFDS names.
 A missing validation split is left out here; the loader carves it from train.
 """
 
@@ -20,7 +22,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from bilstm_jax.config import ConfigError
-from bilstm_jax.data.builders import Example, decode, prepare_lock
+from bilstm_jax.data.builders import Example, decode, feature_names, prepare_lock
 
 VAL_SPLITS = ("validation", "dev", "val")
 LOCAL_FORMATS = "conllu|conll|label_sentence|trec|polarity"
@@ -101,18 +103,33 @@ def _to_names(value, names: list[str] | None):
   return names[int(value)] if int(value) >= 0 else None
 
 
-def _read(builder, split: str, text_field: str, label_field: str, names, upos_names):
+def _read(builder, split: str, text_field: str, label_field: str, names, upos_names,
+          feature_fields: dict[str, list[str] | None]):
   examples = []
   for i, ex in enumerate(tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False))):
     text = ex[text_field]
     inputs = [decode(t) for t in text] if isinstance(text, np.ndarray) else decode(text)
     labels = _to_names(ex[label_field], names)
+    features = [_to_names(ex[field], values) for field, values in feature_fields.items()]
     if upos_names is not None and len(ex["upos"]) == len(inputs) == len(labels):
       keep = [upos_names[int(u)] != NOT_A_WORD for u in ex["upos"]]
-      inputs = [t for t, k in zip(inputs, keep, strict=True) if k]
-      labels = [t for t, k in zip(labels, keep, strict=True) if k]
-    examples.append(Example(inputs, labels, f"{builder.name} {split}[{i}]"))
+      inputs, labels, *features = ([t for t, k in zip(column, keep, strict=True) if k]
+                                   for column in (inputs, labels, *features))
+    examples.append(Example(inputs, labels, f"{builder.name} {split}[{i}]", features or None))
   return examples
+
+
+def _feature_fields(data_cfg, features) -> dict[str, list[str] | None]:
+  """data.feature_columns as TFDS token features (sequences beside the tokens): their names."""
+  fields = feature_names(data_cfg.feature_columns)
+  allowed = [key for key, feature in features.items()
+             if isinstance(feature, tfds.features.Sequence)
+             and key not in (data_cfg.text_field, data_cfg.label_field)]
+  if any(field not in allowed for field in fields):
+    raise ConfigError(f"config key data.feature_columns={data_cfg.feature_columns!r}: TFDS "
+                      f"dataset {data_cfg.tfds_name!r} has the token features "
+                      f"{', '.join(allowed) or 'none'} (by name, not column index)")
+  return {field: _class_names(features[field]) for field in fields}
 
 
 def read_catalog(data_cfg) -> tuple[dict[str, list[Example]], bool]:
@@ -128,6 +145,10 @@ def read_catalog(data_cfg) -> tuple[dict[str, list[Example]], bool]:
                         "features " + ", ".join(features.keys()))
   label_feature = features[data_cfg.label_field]
   tagging = isinstance(label_feature, tfds.features.Sequence)
+  feature_fields = _feature_fields(data_cfg, features) if tagging else {}
+  if not tagging and data_cfg.feature_columns:
+    raise ConfigError(f"config key data.feature_columns={data_cfg.feature_columns!r} is for "
+                      f"tagging data; {name!r} is a classification dataset (set it to '')")
   names = _class_names(label_feature)
   upos_names = _class_names(features["upos"]) if tagging and "upos" in features else None
   available = list(builder.info.splits)
@@ -140,7 +161,7 @@ def read_catalog(data_cfg) -> tuple[dict[str, list[Example]], bool]:
       raise ConfigError(f"TFDS dataset {name!r} has no {tfds_split!r} split; it has "
                         + ", ".join(available))
   splits = {split: _read(builder, tfds_split, data_cfg.text_field, data_cfg.label_field, names,
-                         upos_names)
+                         upos_names, feature_fields)
             for split, tfds_split in wanted.items()}
   hidden = [ex.label is None for ex in splits["test"]]
   if not tagging and all(hidden):

@@ -7,17 +7,19 @@ every run and every fold sees the same examples:
 - polarity pairs (no split at all): a fixed permutation of all lines is dealt into
   data.num_folds folds; fold data.fold is test, and data.val_fraction of the rest is val. The
   test folds of fold=0..num_folds-1 cover every line exactly once.
+Either way a warning at load time says how many examples were carved, and from what.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 
 import numpy as np
 
 from bilstm_jax.config import ConfigError
-from bilstm_jax.data import catalog, chars, vocab, word_dropout
+from bilstm_jax.data import builders, catalog, chars, token_features, vocab, word_dropout
 from bilstm_jax.data.batching import ArrayDataset
 from bilstm_jax.data.builders import Example, conll, conllu, sentences
 
@@ -27,6 +29,7 @@ UNSEEN_LABEL = ("error", "oov")
 SPLIT_SEED = 0
 DEFAULT_CACHE_DIR = "~/.cache/bilstm_jax"
 BIO_TAG = re.compile(r"O|[BI]-.+")
+FEATURE_FORMATS = ("conll", "conllu")  # local formats with token feature columns
 
 
 def tfds_data_dir(data_cfg) -> str:
@@ -34,23 +37,42 @@ def tfds_data_dir(data_cfg) -> str:
   return os.path.join(os.path.expanduser(data_cfg.cache_dir or DEFAULT_CACHE_DIR), "tfds")
 
 
+def _check_file_keys(data_cfg, fmt: str) -> None:
+  """The explicit file keys and data.feature_columns fit the format (one error each)."""
+  if fmt == "polarity" and (data_cfg.train_files or data_cfg.val_files or data_cfg.test_files):
+    raise ConfigError("config keys data.train_files/val_files/test_files name split files; "
+                      "data.format=polarity reads one file per class: set data.class_files")
+  if fmt != "polarity" and data_cfg.class_files:
+    raise ConfigError(f"config key data.class_files is for data.format=polarity; for "
+                      f"data.format={fmt} use data.train_files/val_files/test_files")
+  if fmt not in FEATURE_FORMATS and data_cfg.feature_columns:
+    raise ConfigError(f"config key data.feature_columns={data_cfg.feature_columns!r} is for "
+                      f"token-tagging files (data.format: {', '.join(FEATURE_FORMATS)}), not "
+                      f"data.format={fmt}; set it to ''")
+
+
 def read_examples(data_cfg) -> tuple[dict[str, list[Example]], str]:
   """Raw examples by split (as the data has them) and the task they make."""
-  if data_cfg.source_dir is None:
+  file_keys = {"train": data_cfg.train_files, "val": data_cfg.val_files,
+               "test": data_cfg.test_files}
+  named_files = any(file_keys.values()) or bool(data_cfg.class_files)
+  if data_cfg.source_dir is None and not named_files:
     splits, tagging = catalog.read_catalog(data_cfg)
     return splits, "tagging" if tagging else "classification"
   fmt = data_cfg.format
   if fmt not in FORMAT_TASKS:
-    raise ConfigError(f"config key data.format={fmt!r}: allowed for text with "
-                      f"data.source_dir: {', '.join(FORMAT_TASKS)}")
+    raise ConfigError(f"config key data.format={fmt!r}: allowed for text with data.source_dir "
+                      f"or data.*_files: {', '.join(FORMAT_TASKS)}")
+  _check_file_keys(data_cfg, fmt)
   data_dir = tfds_data_dir(data_cfg)
-  if fmt == "conllu":
-    splits = conllu.read_conllu_folder(data_cfg.source_dir, data_cfg.label_column, data_dir)
-  elif fmt == "conll":
-    splits = conll.read_conll_folder(data_cfg.source_dir, data_cfg.label_column, data_dir)
+  if fmt in FEATURE_FORMATS:
+    read = conllu.read_conllu_folder if fmt == "conllu" else conll.read_conll_folder
+    splits = read(data_cfg.source_dir, data_cfg.label_column, data_dir,
+                  feature_columns=data_cfg.feature_columns, file_keys=file_keys)
   else:
     splits = sentences.read_sentence_folder(data_cfg.source_dir, fmt, data_cfg.label_field,
-                                            data_dir)
+                                            data_dir, file_keys=file_keys,
+                                            class_files=data_cfg.class_files)
   return splits, FORMAT_TASKS[fmt]
 
 
@@ -83,13 +105,30 @@ def fold_split(examples: list, num_folds: int, fold: int, val_fraction: float) -
   return {"train": train, "val": val, "test": test}
 
 
+def _source(data_cfg) -> str:
+  """The data as the config names it, for the log."""
+  if data_cfg.source_dir is None and not (data_cfg.train_files or data_cfg.class_files):
+    return f"TFDS dataset {data_cfg.tfds_name!r}"
+  return data_cfg.source_dir or data_cfg.train_files or data_cfg.class_files
+
+
 def make_splits(raw: dict[str, list[Example]], data_cfg) -> dict[str, list[Example]]:
   if sentences.POLARITY_SPLIT in raw:
-    return fold_split(raw[sentences.POLARITY_SPLIT], data_cfg.num_folds, data_cfg.fold,
-                      data_cfg.val_fraction)
+    splits = fold_split(raw[sentences.POLARITY_SPLIT], data_cfg.num_folds, data_cfg.fold,
+                        data_cfg.val_fraction)
+    # Said at load: a score on a carved dev set is not one on a dataset's own dev split.
+    logging.warning("data: %s has no splits; fold %d of %d (%d examples) is test and %d of the "
+                    "other %d examples are carved from them as validation "
+                    "(data.val_fraction=%g)", _source(data_cfg), data_cfg.fold,
+                    data_cfg.num_folds, len(splits["test"]), len(splits["val"]),
+                    len(splits["train"]) + len(splits["val"]), data_cfg.val_fraction)
+    return splits
   if "val" in raw:
     return {"train": raw["train"], "val": raw["val"], "test": raw["test"]}
   train, val = carve(raw["train"], data_cfg.val_fraction)
+  logging.warning("data: %s has no validation split to use; carved %d of the %d examples of "
+                  "the train split as validation (data.val_fraction=%g)", _source(data_cfg),
+                  len(val), len(raw["train"]), data_cfg.val_fraction)
   return {"train": train, "val": val, "test": raw["test"]}
 
 
@@ -112,8 +151,9 @@ def _tokens(split: str, examples: list[Example], task: str, lowercase: bool) -> 
 def load_text_task(data_cfg, workdir: str | None) -> tuple[dict[str, ArrayDataset], dict]:
   """Splits 'train', 'val', 'test' -> ArrayDataset, and what the model needs to know.
 
-  The token and label vocabularies come from the training split only and are saved as
-  vocab.json / labels.json in `workdir` (when given), then reused from there.
+  The token and label vocabularies (and the character and feature ones) come from the training
+  split only and are saved as vocab.json / labels.json (chars.json, features.json) in `workdir`
+  (when given), then reused from there.
   """
   raw, task = read_examples(data_cfg)
   if data_cfg.task != task:
@@ -150,6 +190,16 @@ def load_text_task(data_cfg, workdir: str | None) -> tuple[dict[str, ArrayDatase
                                      lambda: chars.build_char_vocab(spelled["train"]))
   char_index = {ch: i for i, ch in enumerate(char_names)}
 
+  num_features = len(builders.feature_names(data_cfg.feature_columns))
+  feature_vocabs = []
+  if num_features:
+    for split, exs in examples.items():
+      token_features.check_aligned(split, exs, num_features)
+    feature_vocabs = vocab.load_or_build(
+        workdir, token_features.FEATURES_FILE, {"feature_columns": data_cfg.feature_columns},
+        lambda: token_features.build_feature_vocabs(examples["train"], num_features))
+  feature_indexes = [{value: i for i, value in enumerate(names)} for names in feature_vocabs]
+
   token_index = {t: i for i, t in enumerate(token_names)}
   label_index = {label: i for i, label in enumerate(label_names)}
   splits = {}
@@ -158,6 +208,10 @@ def load_text_task(data_cfg, workdir: str | None) -> tuple[dict[str, ArrayDatase
     if max_chars:
       inputs = [chars.with_chars(ids, t, char_index, max_chars)
                 for ids, t in zip(inputs, spelled[split], strict=True)]
+    if num_features:
+      inputs = [token_features.with_features(
+          x, token_features.encode_features(ex, feature_indexes, len(x)))
+          for x, ex in zip(inputs, exs, strict=True)]
     if task == "tagging":
       labels = [np.array(vocab.label_ids(ex.label, label_index, split, ex.where)[:len(x)],
                          np.int32) for ex, x in zip(exs, inputs, strict=True)]
@@ -172,6 +226,7 @@ def load_text_task(data_cfg, workdir: str | None) -> tuple[dict[str, ArrayDatase
           "num_classes": len(label_names), "label_names": list(label_names),
           "scheme": "bio" if bio else None, "pad_id": vocab.PAD_ID, "oov_id": vocab.OOV_ID,
           "char_vocab_size": len(char_names) or None, "token_names": list(token_names),
+          "feature_vocab_sizes": [len(names) for names in feature_vocabs] or None,
           "token_counts": _token_counts(splits["train"].inputs, len(token_names))}
   return splits, info
 

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from bilstm_jax.config import ConfigError
 from bilstm_jax.core import lstm
 from bilstm_jax.models.encoder import BiLSTM, CharWordEncoder, Encoder
-from bilstm_jax.models.heads import POOLINGS, Classifier, Tagger
+from bilstm_jax.models.heads import CRF_MASKS, HEADS, POOLINGS, Classifier, Tagger
 
 
 def build_model(model_cfg, info: dict, word_vectors=None) -> nn.Module:
@@ -33,10 +33,15 @@ def build_model(model_cfg, info: dict, word_vectors=None) -> nn.Module:
   if word_vectors is not None:
     table = jnp.asarray(word_vectors, jnp.float32)
     extra["embed_init"] = lambda key, shape, dtype=jnp.float32: table.astype(dtype)
+  feature_vocab_sizes = tuple(info.get("feature_vocab_sizes") or ())
+  if feature_vocab_sizes:  # read only then: the default model is exactly as before the key
+    extra.update(feature_vocab_sizes=feature_vocab_sizes,
+                 feature_embed_dim=model_cfg.feature_embed_dim)
   encoder = Encoder(vocab_size=info["vocab_size"], embed_dim=model_cfg.embed_dim, lstm=core,
                     input_dropout=model_cfg.input_dropout, chars=chars, **extra)
   if info["task"] == "tagging":
-    return Tagger(encoder, info["num_classes"], output_dropout=model_cfg.output_dropout)
+    return Tagger(encoder, info["num_classes"], output_dropout=model_cfg.output_dropout,
+                  crf=model_cfg.head == "crf", crf_mask=model_cfg.crf_mask)
   return Classifier(encoder, info["num_classes"], pooling=model_cfg.pooling,
                     merge_mode=model_cfg.merge, output_dropout=model_cfg.output_dropout)
 
@@ -57,6 +62,12 @@ def check_model_config(model_cfg, info: dict | None = None) -> None:
   if model_cfg.merge not in lstm.MERGE_MODES:
     raise ConfigError(f"config key model.merge: unknown merge mode {model_cfg.merge!r}; "
                       f"allowed: {', '.join(lstm.MERGE_MODES)}")
+  if model_cfg.head not in HEADS:
+    raise ConfigError(f"config key model.head: unknown head {model_cfg.head!r}; allowed: "
+                      f"{', '.join(HEADS)}")
+  if model_cfg.crf_mask not in CRF_MASKS:
+    raise ConfigError(f"config key model.crf_mask: {model_cfg.crf_mask!r}; allowed: "
+                      f"{', '.join(CRF_MASKS)}")
   if model_cfg.pooling not in POOLINGS:
     raise ConfigError(f"config key model.pooling: unknown pooling {model_cfg.pooling!r}; "
                       f"allowed: {', '.join(POOLINGS)}")
@@ -83,6 +94,9 @@ def check_model_config(model_cfg, info: dict | None = None) -> None:
                       f"positive integer, got {model_cfg.char_units!r}")
   if info is None:
     return
+  if model_cfg.head == "crf" and info.get("task") != "tagging":
+    raise ConfigError("config key model.head='crf' is for tagging tasks (one label per token); "
+                      f"this data's task is {info.get('task')!r}: use model.head='softmax'")
   has_chars = bool(info.get("char_vocab_size"))
   if model_cfg.char_units and not has_chars:
     raise ConfigError(f"config key model.char_units={model_cfg.char_units} needs character "
@@ -90,6 +104,11 @@ def check_model_config(model_cfg, info: dict | None = None) -> None:
   if has_chars and not model_cfg.char_units:
     raise ConfigError("the data has character input (data.max_word_chars > 0) but config key "
                       "model.char_units=0; set model.char_units > 0 or data.max_word_chars=0")
+  if info.get("feature_vocab_sizes"):
+    value = model_cfg.feature_embed_dim
+    if not isinstance(value, int) or value <= 0:
+      raise ConfigError("config key model.feature_embed_dim must be a positive integer (the data "
+                        f"has token features, data.feature_columns), got {value!r}")
   if model_cfg.word_vectors and info.get("vocab_size") is None:
     raise ConfigError("config key model.word_vectors is for text data (token embeddings); this "
                       "data has no vocabulary")

@@ -63,7 +63,9 @@ class CharWordEncoder(nn.Module):
 class Encoder(nn.Module):
   """Token embedding (int inputs) or a linear projection of frames (float inputs), then BiLSTM.
 
-  With a `chars` encoder the int inputs are [B, T, 1 + W]: the word id, then its characters.
+  With token features (F = len(feature_vocab_sizes)) and/or a `chars` encoder the int inputs
+  are [B, T, 1 + F + W]: the word id, its F feature ids, then its W characters; each feature
+  column has its own embedding table, and all are concatenated to the word embedding.
   Returns the core's (outputs, state).
   """
   vocab_size: int | None
@@ -72,17 +74,24 @@ class Encoder(nn.Module):
   input_dropout: float = 0.0
   chars: CharWordEncoder | None = None
   embed_init: Any = nn.initializers.variance_scaling(1.0, "fan_in", "normal", out_axis=0)
+  feature_vocab_sizes: tuple[int, ...] = ()
+  feature_embed_dim: int = 20
 
   @nn.compact
   def __call__(self, inputs, lengths_B, *, train: bool):
+    num_features = len(self.feature_vocab_sizes)
     if self.vocab_size is None:
       x_BxTxE = nn.Dense(self.embed_dim, name="project")(inputs)
-    elif self.chars is None:
+    elif self.chars is None and not num_features:
       x_BxTxE = nn.Embed(self.vocab_size, self.embed_dim, embedding_init=self.embed_init,
                          name="embed")(inputs)
     else:
-      words_BxTxE = nn.Embed(self.vocab_size, self.embed_dim, embedding_init=self.embed_init,
-                             name="embed")(inputs[..., 0])
-      x_BxTxE = jnp.concatenate([words_BxTxE, self.chars(inputs[..., 1:], train=train)], axis=-1)
+      parts = [nn.Embed(self.vocab_size, self.embed_dim, embedding_init=self.embed_init,
+                        name="embed")(inputs[..., 0])]
+      parts += [nn.Embed(size, self.feature_embed_dim, name=f"feature_embed_{f}")(
+                    inputs[..., 1 + f]) for f, size in enumerate(self.feature_vocab_sizes)]
+      if self.chars is not None:
+        parts.append(self.chars(inputs[..., 1 + num_features:], train=train))
+      x_BxTxE = jnp.concatenate(parts, axis=-1)
     x_BxTxE = nn.Dropout(self.input_dropout)(x_BxTxE, deterministic=not train)
     return self.lstm(x_BxTxE, lengths_B, train=train)

@@ -1,4 +1,4 @@
-"""Heads over the encoder's outputs: per-token tagging and pooled classification (CRF, CTC next)."""
+"""Heads over the encoder's outputs: per-token tagging (softmax or CRF) and pooled classification."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from bilstm_jax.core import lstm
 from bilstm_jax.models.encoder import Encoder
 
 POOLINGS = ("final", "mean", "max", "mean_max", "attention")
+HEADS = ("softmax", "crf")  # the tagger's output layer: per-token softmax, or a linear-chain CRF
+CRF_MASKS = ("none", "decode", "train")  # where the CRF's BIO constraints apply
 
 
 def as_array(merged):
@@ -17,13 +19,26 @@ def as_array(merged):
 
 
 class Tagger(nn.Module):
-  """Per-token logits [B, T, C]."""
+  """Per-token logits [B, T, C].
+
+  With crf=True (model.head='crf') the logits are a linear-chain CRF's emission scores, and
+  the CRF's own scores live under params['crf']: transitions [C, C] (from row tag to column
+  tag), start [C] and end [C], zero at init. The loss and Viterbi decoding read them
+  (training/losses.py); the output stays the emissions, so evaluation, checkpoints and the
+  rest of the trainer treat both heads alike."""
   encoder: Encoder
   num_classes: int
   output_dropout: float = 0.0
+  crf: bool = False
+  crf_mask: str = "decode"  # read by training/crf_loss.py, not by the module
 
   @nn.compact
   def __call__(self, inputs, lengths_B, *, train: bool = False):
+    if self.crf:
+      self.param("crf", lambda key: {
+          "transitions": jnp.zeros((self.num_classes, self.num_classes), jnp.float32),
+          "start": jnp.zeros((self.num_classes,), jnp.float32),
+          "end": jnp.zeros((self.num_classes,), jnp.float32)})
     outputs, _ = self.encoder(inputs, lengths_B, train=train)
     y_BxTxF = nn.Dropout(self.output_dropout)(as_array(outputs), deterministic=not train)
     return nn.Dense(self.num_classes, name="head")(y_BxTxF)

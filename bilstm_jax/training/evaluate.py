@@ -10,21 +10,30 @@ import numpy as np
 from jax.experimental import multihost_utils
 
 from bilstm_jax.data import batching
-from bilstm_jax.training import metrics, parallel
+from bilstm_jax.training import crf_loss, metrics, parallel
 from bilstm_jax.training import spans as spans_lib
 
 
-def make_eval_fns(apply_fn, coarse_of=None):
+def make_eval_fns(apply_fn, coarse_of=None, crf: crf_loss.CRFSpec | None = None):
   """(sums_fn, predict_fn), both jitted: masked sums for every task (with the coarse accuracy
-  when coarse_of maps fine labels to coarse ids), argmax tags for spans."""
+  when coarse_of maps fine labels to coarse ids), and the tags spans are read from: the argmax,
+  or with a CRF head (crf, from crf_loss.crf_spec) its Viterbi path, which its accuracy uses
+  too."""
 
   def logits_of(params, batch):
     return apply_fn({"params": params}, batch["inputs"], batch["lengths"], train=False)
 
-  sums_fn = jax.jit(
-      lambda params, batch: metrics.loss_and_sums(logits_of(params, batch), batch, coarse_of)[1])
-  predict_fn = jax.jit(lambda params, batch: jnp.argmax(logits_of(params, batch), axis=-1))
-  return sums_fn, predict_fn
+  def sums(params, batch):
+    if crf is not None:
+      return crf_loss.loss_and_sums(logits_of(params, batch), params, batch, crf, decode=True)[1]
+    return metrics.loss_and_sums(logits_of(params, batch), batch, coarse_of)[1]
+
+  def predict(params, batch):
+    if crf is not None:
+      return crf_loss.predict(logits_of(params, batch), params, batch["lengths"], crf)
+    return jnp.argmax(logits_of(params, batch), axis=-1)
+
+  return jax.jit(sums), jax.jit(predict)
 
 
 def metric_names(info: dict, split: str, coarse: bool) -> list[str]:

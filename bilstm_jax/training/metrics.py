@@ -66,8 +66,10 @@ def summarize(sums: dict, split: str) -> dict[str, float]:
   """Host-side means from summed counts: {'split/loss', 'split/accuracy', 'split/count'}, and
   'split/coarse_accuracy' when the sums have it."""
   count = float(sums["count"])
+  # Per token, or per sentence where the loss is a sentence's (the CRF head's 'sentences').
+  loss_count = float(sums["sentences"]) if "sentences" in sums else count
   results = {
-      f"{split}/loss": float(sums["loss_sum"]) / max(count, 1.0),
+      f"{split}/loss": float(sums["loss_sum"]) / max(loss_count, 1.0),
       f"{split}/accuracy": float(sums["correct_sum"]) / max(count, 1.0),
       f"{split}/count": count,
   }

@@ -16,6 +16,7 @@ from bilstm_jax.config import ConfigError
 from bilstm_jax.data import word_dropout
 from bilstm_jax.training import (
   checkpoint,
+  crf_loss,
   evaluate,
   metrics,
   optimizer,
@@ -75,6 +76,7 @@ class Run:
   schedule: Callable
   ema_decay: float
   label_smoothing: float
+  crf: crf_loss.CRFSpec | None
   eval_fns: tuple
   state: TrainState
   dropout_rng: jax.Array
@@ -125,6 +127,10 @@ def set_up(config, workdir: str, is_main: bool, config_defaults: dict | None,
   tx, schedule = optimizer.make_optimizer(config.optim, config.schedule, config.total_steps)
   ema_decay = optimizer.check_ema_decay(config.optim.ema_decay)
   label_smoothing = optimizer.check_label_smoothing(config.optim.label_smoothing)
+  crf = crf_loss.crf_spec(model, info.get("label_names") or ())
+  if crf is not None and label_smoothing:
+    raise ConfigError("config key optim.label_smoothing is for the softmax head; "
+                      "model.head='crf' trains on the sentence likelihood (set it to 0)")
   # Fine labels named 'COARSE:fine' (TREC's 50) are also scored at the coarse level.
   coarse_of = metrics.coarse_ids(info.get("label_names"))
   val_metrics = evaluate.metric_names(info, "val", coarse_of is not None)
@@ -139,7 +145,7 @@ def set_up(config, workdir: str, is_main: bool, config_defaults: dict | None,
   state, dropout_rng = initial_state(config, model, tx, stream.batch(0), mesh)
   run = Run(config=config, workdir=workdir, is_main=is_main, splits=splits, info=info, mesh=mesh,
             stream=stream, schedule=schedule, ema_decay=ema_decay, label_smoothing=label_smoothing,
-            eval_fns=evaluate.make_eval_fns(model.apply, coarse_of),
+            crf=crf, eval_fns=evaluate.make_eval_fns(model.apply, coarse_of, crf),
             state=state, dropout_rng=dropout_rng,
             ckpts=closing.enter_context(checkpoint.Checkpoints(workdir)))
   restored = run.ckpts.restore_latest(state)

@@ -20,10 +20,12 @@ TFDS_SPLITS = {"train": "train", "val": "validation", "test": "test"}
 
 
 class Example(NamedTuple):
-  """One raw example: a sentence (str) or its tokens (list[str]), its label(s), and where it is."""
+  """One raw example: a sentence (str) or its tokens (list[str]), its label(s), and where it is;
+  tagging examples may also carry token features (one list per feature column, like tokens)."""
   input: str | list[str]
   label: str | list[str]
   where: str  # "file:line" or "tfds_name split[i]", for error messages
+  features: list[list[str]] | None = None
 
 
 class LocalSource:
@@ -52,6 +54,15 @@ def read_lines(path: str) -> Iterator[tuple[int, str]]:
       except UnicodeDecodeError:
         line = raw.decode("latin-1")
       yield lineno, line.rstrip("\r\n")
+
+
+def feature_names(value: str | None) -> list[str]:
+  """Config key data.feature_columns ('1,2', 'upos' or '') as its items, checked."""
+  items = [item.strip() for item in (value or "").split(",")] if (value or "").strip() else []
+  if any(not item for item in items) or len(set(items)) != len(items):
+    raise ConfigError(f"config key data.feature_columns={value!r}: expected distinct columns "
+                      "separated by commas, e.g. '1' or '1,2' (conll), 'upos' (conllu), or ''")
+  return items
 
 
 def fingerprint(source_dir: str, paths: list[str], **options) -> str:
@@ -125,8 +136,8 @@ class LocalSplitsMixin:
 
   def _split_generators(self, dl_manager):
     del dl_manager  # everything is local
-    return {TFDS_SPLITS[split]: self._generate_examples(path)
-            for split, path in self._files.items()}
+    return {TFDS_SPLITS[split]: self._generate_examples(paths)
+            for split, paths in self._files.items()}
 
 
 def prepare(builder: tfds.core.DatasetBuilder) -> tfds.core.DatasetBuilder:
@@ -163,10 +174,15 @@ def decode(value) -> str:
   return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-def read_tagged(builder: tfds.core.DatasetBuilder, files: dict[str, str],
-                tag_feature: str) -> dict[str, list[Example]]:
-  """{our split: (tokens, tags, file:line) per sentence} from a prepared tagging builder."""
-  return {split: [Example([decode(t) for t in ex["tokens"]], [decode(t) for t in ex[tag_feature]],
-                          f"{path}:{ex['line']}")
+def read_tagged(builder: tfds.core.DatasetBuilder, files: dict[str, list[str]], tag_feature: str,
+                feature_keys: tuple[str, ...] = ()) -> dict[str, list[Example]]:
+  """{our split: (tokens, tags, file:line, features) per sentence} from a prepared tagging
+  builder; `feature_keys` are the stored token features to return (None when there are none)."""
+  def texts(values):
+    return [decode(value) for value in values]
+
+  return {split: [Example(texts(ex["tokens"]), texts(ex[tag_feature]),
+                          f"{decode(ex['file'])}:{ex['line']}",
+                          [texts(ex[k]) for k in feature_keys] if feature_keys else None)
                   for ex in read_split(builder, TFDS_SPLITS[split])]
-          for split, path in files.items()}
+          for split in files}

@@ -1,4 +1,9 @@
-"""TFDS builder for a Universal Dependencies folder: `*-ud-{train,dev,test}.conllu[.gz]`."""
+"""TFDS builder for a Universal Dependencies folder: `*-ud-{train,dev,test}.conllu[.gz]`.
+
+Config keys data.train_files/val_files/test_files name the files instead (see split_files.py);
+data.label_column picks upos or xpos as the tags, and data.feature_columns may take the other
+as a token feature.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import tensorflow_datasets as tfds
 
 from bilstm_jax.config import ConfigError
 from bilstm_jax.data import builders
+from bilstm_jax.data.builders import split_files
 
 EXPECTED = "*-ud-train.conllu, *-ud-dev.conllu (optional) and *-ud-test.conllu, plain or .gz"
 PATTERN = re.compile(r"(?P<prefix>.+)-ud-(?P<word>train|dev|test)\.conllu(?:\.gz)?")
@@ -19,6 +25,7 @@ NUM_COLUMNS = 10  # ID FORM LEMMA UPOS XPOS FEATS HEAD DEPREL DEPS MISC
 FEATURES = collections.OrderedDict({
     "idx": np.int64,
     "line": np.int64,
+    "file": tfds.features.Text(),
     "tokens": tfds.features.Sequence(tfds.features.Text()),
     "upos": tfds.features.Sequence(tfds.features.Text()),
     "xpos": tfds.features.Sequence(tfds.features.Text()),
@@ -61,7 +68,7 @@ def parse_conllu(path: str):
 class ConllUFolder(builders.LocalSource, builders.LocalSplitsMixin,
                    tfds.dataset_builders.ConllUDatasetBuilder,
                    skip_registration=True):
-  """One prepared copy per folder state: the config name is the folder's fingerprint.
+  """One prepared copy per file set and state: the config name is their fingerprint.
 
   It keeps TFDS's CoNLL-U config and info but reads the files itself: the base parser needs the
   `conllu` package, opens no .gz, keeps multiword-token rows as extra tokens, and its errors
@@ -69,26 +76,37 @@ class ConllUFolder(builders.LocalSource, builders.LocalSplitsMixin,
   """
 
   name = "conllu_folder"
-  VERSION = tfds.core.Version("1.0.0")
+  VERSION = tfds.core.Version("1.1.0")  # 1.1.0: examples name their file (a split may read several)
 
-  def __init__(self, *, files: dict[str, str], key: str, **kwargs):
+  def __init__(self, *, files: dict[str, list[str]], key: str, **kwargs):
     self._files = files
     config = tfds.dataset_builders.ConllUBuilderConfig(
         name=key, features=FEATURES, language="", description=str(files))
     super().__init__(config=config, **kwargs)
 
-  def _generate_examples(self, path):
-    for idx, (line, forms, upos, xpos) in enumerate(parse_conllu(path)):
-      yield idx, {"idx": idx, "line": line, "tokens": forms, "upos": upos, "xpos": xpos}
+  def _generate_examples(self, paths):
+    idx = 0
+    for path in paths:
+      for line, forms, upos, xpos in parse_conllu(path):
+        yield idx, {"idx": idx, "line": line, "file": path, "tokens": forms, "upos": upos,
+                    "xpos": xpos}
+        idx += 1
 
 
-def read_conllu_folder(source_dir: str | None, label_column: str,
-                       data_dir: str) -> dict[str, list[builders.Example]]:
-  """{'train', 'test', maybe 'val'} -> (tokens, tags of `label_column`, file:line) per sentence."""
+def read_conllu_folder(source_dir: str | None, label_column: str, data_dir: str, *,
+                       feature_columns: str = "", file_keys: dict[str, str] | None = None
+                       ) -> dict[str, list[builders.Example]]:
+  """{'train', 'test', maybe 'val'} -> (tokens, tags of `label_column`, file:line, features)."""
   if label_column not in LABEL_COLUMNS:
     raise ConfigError(f"config key data.label_column={label_column!r}: for data.format=conllu "
                       f"allowed: {', '.join(LABEL_COLUMNS)}")
-  folder, files = builders.find_split_files(source_dir, PATTERN, WORDS, EXPECTED)
-  key = builders.fingerprint(folder, list(files.values()))
+  features = tuple(builders.feature_names(feature_columns))
+  allowed = [name for name in LABEL_COLUMNS if name != label_column]
+  if any(name not in allowed for name in features):
+    raise ConfigError(f"config key data.feature_columns={feature_columns!r}: for "
+                      f"data.format=conllu with data.label_column={label_column!r} allowed: "
+                      f"{', '.join(allowed)}")
+  folder, files, options = split_files.locate(source_dir, file_keys, PATTERN, WORDS, EXPECTED)
+  key = builders.fingerprint(folder, [p for paths in files.values() for p in paths], **options)
   builder = builders.prepare(ConllUFolder(files=files, key=key, data_dir=data_dir))
-  return builders.read_tagged(builder, files, label_column)
+  return builders.read_tagged(builder, files, label_column, features)

@@ -9,8 +9,10 @@ File names (each may also end in `.gz`):
   as `other` recur under several coarse classes).
 - polarity: one file per class, one sentence per line: `<name>.pos` and `<name>.neg`
   (rt-polarity) or, when there are none, every `<class>.txt` but README.txt. The whole pool is
-  the TFDS split `folds`; the loader cuts it into cross-validation folds.
-Blank lines are skipped everywhere.
+  the TFDS split `folds`; the loader cuts it into cross-validation folds. Config key
+  data.class_files names them instead: `<class>=<file or glob>,...`.
+Config keys data.train_files/val_files/test_files name label_sentence and trec files instead
+(see split_files.py). Blank lines are skipped everywhere.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import tensorflow_datasets as tfds
 
 from bilstm_jax.config import ConfigError
 from bilstm_jax.data import builders
+from bilstm_jax.data.builders import split_files
 
 LABEL_SENTENCE = re.compile(r"(?:(?P<prefix>.+)\.)?(?P<word>train|dev|test)(?:\.txt)?(?:\.gz)?")
 LABEL_SENTENCE_EXPECTED = "train, dev (optional), test or <prefix>.train|dev|test (.txt, .gz ok)"
@@ -93,9 +96,9 @@ class SentenceFolder(builders.LocalSource, tfds.core.GeneratorBasedBuilder,
   name = "sentence_folder"
   VERSION = tfds.core.Version("1.0.0")
 
-  def __init__(self, *, fmt: str, files: dict[str, str], key: str, **kwargs):
+  def __init__(self, *, fmt: str, files: dict[str, list[str]], key: str, **kwargs):
     self._format = fmt
-    self._files = files  # split -> path; polarity: class -> path
+    self._files = files  # split -> paths; polarity: class -> paths
     config = tfds.core.BuilderConfig(name=key, description=f"{fmt}: {files}")
     super().__init__(config=config, **kwargs)
 
@@ -111,9 +114,10 @@ class SentenceFolder(builders.LocalSource, tfds.core.GeneratorBasedBuilder,
   def _split_generators(self, dl_manager):
     del dl_manager  # everything is local
     if self._format == "polarity":
-      return {POLARITY_SPLIT: self._generate_examples(sorted(self._files.items()))}
-    return {builders.TFDS_SPLITS[split]: self._generate_examples([(None, path)])
-            for split, path in self._files.items()}
+      return {POLARITY_SPLIT: self._generate_examples(
+          [(label, path) for label, paths in sorted(self._files.items()) for path in paths])}
+    return {builders.TFDS_SPLITS[split]: self._generate_examples([(None, p) for p in paths])
+            for split, paths in self._files.items()}
 
   def _generate_examples(self, sources):
     idx = 0
@@ -129,16 +133,22 @@ class SentenceFolder(builders.LocalSource, tfds.core.GeneratorBasedBuilder,
         idx += 1
 
 
-def read_sentence_folder(source_dir: str | None, fmt: str, label_field: str,
-                         data_dir: str) -> dict[str, list[builders.Example]]:
+def read_sentence_folder(source_dir: str | None, fmt: str, label_field: str, data_dir: str, *,
+                         file_keys: dict[str, str] | None = None,
+                         class_files: str = "") -> dict[str, list[builders.Example]]:
   """{'train', 'test', maybe 'val'} (polarity: {'folds'}) -> (sentence, label, file:line)."""
   # The TFDS catalog's names for the same fields, so one config serves both sources.
   label_field = {"label-coarse": "coarse", "label-fine": "fine"}.get(label_field, label_field)
   if fmt == "trec" and label_field not in TREC_LABEL_FIELDS:
     raise ConfigError(f"config key data.label_field={label_field!r}: for data.format=trec "
                       f"allowed: {', '.join(TREC_LABEL_FIELDS)}")
-  if fmt == "polarity":
+  options = {}
+  if fmt == "polarity" and class_files:
+    folder, files, options = split_files.class_files(source_dir, class_files)
+    tfds_splits = {POLARITY_SPLIT: POLARITY_SPLIT}
+  elif fmt == "polarity":
     folder, files = polarity_files(source_dir)
+    files = {label: [path] for label, path in files.items()}
     tfds_splits = {POLARITY_SPLIT: POLARITY_SPLIT}
   else:
     pattern, words, expected = {
@@ -146,9 +156,10 @@ def read_sentence_folder(source_dir: str | None, fmt: str, label_field: str,
         "label_sentence": (LABEL_SENTENCE, {"train": "train", "dev": "val", "test": "test"},
                            LABEL_SENTENCE_EXPECTED),
     }[fmt]
-    folder, files = builders.find_split_files(source_dir, pattern, words, expected)
+    folder, files, options = split_files.locate(source_dir, file_keys, pattern, words, expected)
     tfds_splits = {split: builders.TFDS_SPLITS[split] for split in files}
-  key = builders.fingerprint(folder, list(files.values()), format=fmt)
+  key = builders.fingerprint(folder, [p for paths in files.values() for p in paths], format=fmt,
+                             **options)
   builder = builders.prepare(SentenceFolder(fmt=fmt, files=files, key=key, data_dir=data_dir))
   splits = {}
   for split, tfds_split in tfds_splits.items():
