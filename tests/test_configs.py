@@ -19,7 +19,10 @@ def _info(config):
   if config.data.name == "speech":
     return {"task": "classification", "vocab_size": None, "feature_dim": 6, "num_classes": 3}
   task = "tagging" if config.data.task == "tagging" else "classification"
-  return {"task": task, "vocab_size": 11, "feature_dim": None, "num_classes": 3}
+  info = {"task": task, "vocab_size": 11, "feature_dim": None, "num_classes": 3}
+  if config.data.max_word_chars:  # a character encoder by default (conll_ner.py)
+    info["char_vocab_size"] = 7
+  return info
 
 
 def test_there_are_task_configs():
@@ -37,6 +40,8 @@ def test_config_builds_a_model(path, variant):
   info = _info(config)
   model = models.build_model(config.model, info)
   shape = (2, 5) if info["vocab_size"] else (2, 5, info["feature_dim"])
+  if config.data.max_word_chars:
+    shape = (2, 5, 1 + config.data.max_word_chars)  # the word id, then its characters
   inputs = np.ones(shape, np.int32 if info["vocab_size"] else np.float32)
   variables = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), inputs, np.array([5, 2])))
   assert variables["params"]
