@@ -176,7 +176,8 @@ def test_conll_ner_pos_variant_reads_the_pos_column(tmp_path):
   config = load_config(os.path.join(CONFIGS, "conll_ner.py:pos,smoke"))
   assert config.data.feature_columns == "1"
   assert load_config(os.path.join(CONFIGS, "conll_ner.py")).data.feature_columns == ""
-  cfg = conll_cfg(tmp_path, **{k: config.data[k] for k in ("feature_columns", "label_column")})
+  cfg = conll_cfg(tmp_path, **{k: config.data[k] for k in ("feature_columns", "label_column",
+                                                          "max_word_chars")})
   splits, info = text.load_text_task(cfg, None)
   model = models.build_model(config.model, info)
   batch = next(batching.eval_batches(splits["train"], batch_size=2))
