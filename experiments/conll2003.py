@@ -6,8 +6,9 @@ Run it (the data folder's conll2003/ holds train.txt, dev.txt, test.txt):
   bilstm-sweep run experiments/conll2003.py --backend local --workers 2 \\
       --set data.source_dir=<data>/conll2003
   bilstm-sweep table experiments/conll2003.py --set data.source_dir=<data>/conll2003
-Grids: `cpu` (the default; 24 runs, the config's 4,000 steps, about 9 epochs) and `paper`
-(wider, 12,000 steps) for a cluster. Every other setting is configs/conll_ner.py's.
+Grids: `cpu` (the default; 24 runs of the config's 4,000 steps, about 9 epochs: 5-10 min each
+on 2 CPU cores, ~3 hours with 2 workers) and `paper` (two widths, 12,000 steps) for a cluster.
+Every other setting is configs/conll_ner.py's.
 """
 
 from bilstm_jax.sweeps import spec as sweep
@@ -15,10 +16,10 @@ from bilstm_jax.sweeps import spec as sweep
 # (data.max_word_chars, model.char_units, data.lowercase): word-only with the words as written
 # (case is a strong cue for names), or lowercased words + a character Bi-LSTM that spells each
 # word as written (the config's encoder).
-ENCODERS = [(0, 0, False), (20, 32, True)]
+ENCODERS = [(0, 0, False), (20, 50, True)]
 GRIDS = {
-    "cpu": {"units": [128], "fixed": []},
-    "paper": {"units": [200], "fixed": [("total_steps", [12000])]},
+    "cpu": {"units": [200], "fixed": []},
+    "paper": {"units": [200, 300], "fixed": [("total_steps", [12000])]},
 }
 
 
