@@ -47,7 +47,7 @@ def test_the_search_is_a_sweep_of_trec_overrides_seeds_innermost():
 def test_bilstm_sweep_runs_it_on_either_backend(tmp_path, capsys):
   runs_dir = str(tmp_path / "runs")
   assert launch.main(["run", SEARCH, "--backend", "slurm", "--dry-run", "--sweep-dir", runs_dir,
-                      "--set", "data.source_dir=../shared/data/trec"]) == 0
+                      "--set", f"data.source_dir={tmp_path / 'trec'}"]) == 0
   out = capsys.readouterr().out
   assert "sweep trec_search: 192 rows, 0 finished, 192 to run (slurm)" in out
   assert "--array=0-191%8" in out
