@@ -54,7 +54,7 @@ def test_train_step_loss_is_the_mean_sentence_nll_of_the_core_crf():
   config = _config()
   model, info, state, stream, schedule = _setup(config)
   state = _random_crf(state)
-  spec = crf_loss.crf_spec(model, info.get("label_names") or ())
+  spec = crf_loss.crf_spec(model, info)
   batch = stream.batch(0)
   batch["mask"] = batch["mask"].copy()
   batch["mask"][0] = 0  # a padding row counts for nothing
@@ -74,7 +74,7 @@ def test_evaluation_decodes_with_viterbi_and_scores_the_decoded_tags():
   config = _config()
   model, info, state, stream, _ = _setup(config)
   state = _random_crf(state, seed=1)
-  spec = crf_loss.crf_spec(model, info.get("label_names") or ())
+  spec = crf_loss.crf_spec(model, info)
   sums_fn, predict_fn = evaluate.make_eval_fns(model.apply, None, spec)
   batch = stream.batch(0)
   emissions = model.apply({"params": state.params}, batch["inputs"], batch["lengths"],

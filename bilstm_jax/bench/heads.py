@@ -46,7 +46,7 @@ def _steps(head: str, shape: Shape, batch: dict, label_names: list[str], vocab_s
   encoder = Encoder(vocab_size=vocab_size, embed_dim=shape.features,
                     lstm=BiLSTM(units=shape.units, num_layers=shape.layers))
   model = Tagger(encoder, len(label_names), crf=head == "crf")
-  spec = crf_loss.crf_spec(model, label_names)
+  spec = crf_loss.crf_spec(model, {"scheme": "bio", "label_names": label_names})
   tx = optax.adam(1e-3)
   state = create_train_state(model, tx, jax.random.PRNGKey(0), batch)
   schedule = optax.constant_schedule(1e-3)

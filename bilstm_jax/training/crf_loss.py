@@ -24,20 +24,19 @@ class CRFSpec:
   decode_masks: tuple[np.ndarray, np.ndarray, np.ndarray] | None
 
 
-def crf_spec(model, label_names) -> CRFSpec | None:
-  """The spec of a model built with model.head='crf' (None for any other head).
+def crf_spec(model, info: dict) -> CRFSpec | None:
+  """The spec of a model built with model.head='crf' (None for any other head); `info` is the
+  dataset's.
 
   model.crf_mask: 'none' (no constraints), 'decode' (Viterbi never outputs I-X after O or after
   another type, nor first) or 'train' (the same constraints in the loss's partition function
-  too, so no probability is spent on impossible paths). Labels without BIO names (no B-/I-
-  prefixes) are never constrained."""
+  too, so no probability is spent on impossible paths). Only tags the data layer found to be
+  BIO (info['scheme'] == 'bio', as the span scores use) are constrained."""
   if not getattr(model, "crf", False):
     return None
   masks = None
-  # The constraints need the tag names; tags without BIO prefixes constrain nothing anyway.
-  is_bio = any(str(name).startswith(("B-", "I-")) for name in label_names)
-  if model.crf_mask != "none" and is_bio:
-    masks = crf.bio_allowed_transitions(list(label_names))
+  if model.crf_mask != "none" and info.get("scheme") == "bio":
+    masks = crf.bio_allowed_transitions(list(info["label_names"]))
   return CRFSpec(train_masks=masks if model.crf_mask == "train" else None,
                  decode_masks=masks)
 

@@ -127,7 +127,7 @@ def set_up(config, workdir: str, is_main: bool, config_defaults: dict | None,
   tx, schedule = optimizer.make_optimizer(config.optim, config.schedule, config.total_steps)
   ema_decay = optimizer.check_ema_decay(config.optim.ema_decay)
   label_smoothing = optimizer.check_label_smoothing(config.optim.label_smoothing)
-  crf = crf_loss.crf_spec(model, info.get("label_names") or ())
+  crf = crf_loss.crf_spec(model, info)
   if crf is not None and label_smoothing:
     raise ConfigError("config key optim.label_smoothing is for the softmax head; "
                       "model.head='crf' trains on the sentence likelihood (set it to 0)")
