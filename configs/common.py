@@ -9,12 +9,15 @@ def base_config() -> ml_collections.ConfigDict:
 
   config.data = ml_collections.ConfigDict()
   config.data.name = "synthetic"  # synthetic | text | speech
-  config.data.task = "tagging"  # classification | tagging (text); speech is classification
+  # classification | tagging (text); speech: classification, or with data.format=
+  # connected_digits tagging (a label per frame) | transcription (the digit string, CTC)
+  config.data.task = "tagging"
   # Where examples come from: a local folder read by a TFDS builder for `format`, or, when
   # source_dir is None, the TFDS catalog dataset `tfds_name` (downloaded once into tfds_data_dir).
   config.data.source_dir = ml_collections.FieldReference(None, field_type=str)
   config.data.format = ml_collections.FieldReference(None, field_type=str)
-  # formats: conllu | conll | label_sentence | trec | polarity | audio_folder
+  # formats: conllu | conll | label_sentence | trec | polarity | audio_folder |
+  # connected_digits (digit strings joined from an FSDD-style folder, see below)
   config.data.tfds_name = ml_collections.FieldReference(None, field_type=str)
   config.data.tfds_data_dir = ml_collections.FieldReference(None, field_type=str)
   config.data.cache_dir = ml_collections.FieldReference(None, field_type=str)  # None: ~/.cache/bilstm_jax
@@ -72,7 +75,19 @@ def base_config() -> ml_collections.ConfigDict:
   config.data.pool_batches = 256
   config.data.pad_multiple = 1  # round bounds up to a multiple (8 helps GPU/TPU matmuls)
   config.data.token_budget = 0
-  # The synthetic task (see configs/synthetic.py).
+  # Connected digits (data.format=connected_digits): utterances of 1..max_digits recordings of
+  # one speaker joined by gaps; sizes and seed below (train_size/val_size/test_size, seed).
+  config.data.min_digits = 1
+  config.data.max_digits = 7
+  config.data.min_gap_ms = 50.0
+  config.data.max_gap_ms = 300.0
+  # recording: test from FSDD recordings 0-4, dev 45-49, train 5-44 | speaker: test is every
+  # recording of data.heldout_speaker, never heard in training
+  config.data.split_rule = "recording"
+  config.data.heldout_speaker = ""  # "": the first speaker in sorted order
+  # Each recording is trimmed to its first..last 10 ms frame within trim_db of its loudest.
+  config.data.trim_db = 40.0
+  # The synthetic task (see configs/synthetic.py) and other generated data: seed and sizes.
   config.data.seed = 0
   config.data.vocab_size = 8
   config.data.min_len = 4
@@ -107,6 +122,12 @@ def base_config() -> ml_collections.ConfigDict:
   # Where a CRF's BIO constraints (I-X only after B-X or I-X, never first) apply:
   # none | decode | train (the loss's partition function too)
   config.model.crf_mask = "decode"
+  # Tagging, unidirectional only: the output at step t + d is trained on the label of step t
+  # (Graves & Schmidhuber 2005), d zero steps fed after each sequence's end.
+  config.model.target_delay = 0
+  # The CTC head (data.task='transcription'): the final val/test evaluation also decodes with
+  # a prefix beam search of this width (val/label_error_rate_beam); 0: greedy only.
+  config.model.ctc_beam_width = 8
   config.model.pooling = "final"  # classification only: final | mean | max | mean_max | attention
   config.model.compute_dtype = "float32"  # bfloat16 on GPU/TPU
   config.model.unroll = 1

@@ -17,7 +17,9 @@ CONFIGS = sorted(p for p in glob.glob(os.path.join(ROOT, "configs", "*.py"))
 
 def _info(config):
   if config.data.name == "speech":
-    return {"task": "classification", "vocab_size": None, "feature_dim": 6, "num_classes": 3}
+    # connected_digits.py: transcription (CTC) or, with :framewise, a tag per frame.
+    task = config.data.task if config.data.format == "connected_digits" else "classification"
+    return {"task": task, "vocab_size": None, "feature_dim": 6, "num_classes": 3}
   task = "tagging" if config.data.task == "tagging" else "classification"
   info = {"task": task, "vocab_size": 11, "feature_dim": None, "num_classes": 3}
   if config.data.max_word_chars:  # a character encoder by default (conll_ner.py)
@@ -28,7 +30,7 @@ def _info(config):
 def test_there_are_task_configs():
   names = {os.path.basename(p)[:-3] for p in CONFIGS}
   assert {"synthetic", "trec", "sst2", "imdb", "ud_pos", "conll_ner", "polarity", "fsdd",
-          "speech_commands"} <= names
+          "speech_commands", "connected_digits"} <= names
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: os.path.basename(p))

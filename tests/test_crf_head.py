@@ -75,7 +75,7 @@ def test_evaluation_decodes_with_viterbi_and_scores_the_decoded_tags():
   model, info, state, stream, _ = _setup(config)
   state = _random_crf(state, seed=1)
   spec = crf_loss.crf_spec(model, info)
-  sums_fn, predict_fn = evaluate.make_eval_fns(model.apply, None, spec)
+  sums_fn, predict_fn, _ = evaluate.make_eval_fns(model.apply, None, spec)
   batch = stream.batch(0)
   emissions = model.apply({"params": state.params}, batch["inputs"], batch["lengths"],
                           train=False)

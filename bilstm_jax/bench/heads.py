@@ -51,7 +51,7 @@ def _steps(head: str, shape: Shape, batch: dict, label_names: list[str], vocab_s
   state = create_train_state(model, tx, jax.random.PRNGKey(0), batch)
   schedule = optax.constant_schedule(1e-3)
   train = jax.jit(lambda s, b, r: loop.train_step(s, b, r, schedule, crf=spec))
-  _, predict = evaluate.make_eval_fns(model.apply, None, spec)
+  _, predict, _ = evaluate.make_eval_fns(model.apply, None, spec)
   rng = jax.random.PRNGKey(1)
   placed = jax.device_put(batch)
 

@@ -14,6 +14,9 @@ def _load_text(data_cfg, workdir):
 
 
 def _load_speech(data_cfg, workdir):
+  if data_cfg.format == "connected_digits":  # frames labelled per frame or by digit string
+    return importlib.import_module("bilstm_jax.data.connected_digits").load_connected_digits(
+        data_cfg, workdir)
   return importlib.import_module("bilstm_jax.data.speech").load_speech_task(data_cfg, workdir)
 
 

@@ -12,21 +12,33 @@ from bilstm_jax.config import ConfigError
 
 @dataclasses.dataclass
 class ArrayDataset:
-  """Examples held in memory: variable-length inputs and per-example or per-token labels."""
+  """Examples held in memory: variable-length inputs and per-example or per-token labels.
+
+  label_steps > 0 marks transcription targets: each label is a sequence of any length up to
+  label_steps (a digit string, not aligned with the frames), batched as labels [B, label_steps]
+  (0 beyond each length) with label_lengths [B], the same shape in every batch."""
   inputs: Sequence[np.ndarray]  # each [T_i] int32 tokens or [T_i, F] float32 frames
-  labels: Sequence[np.ndarray] | np.ndarray  # [N] class ids, or each [T_i] tag ids
+  labels: Sequence[np.ndarray] | np.ndarray  # [N] class ids, each [T_i] tag ids, or each [L_i]
+  label_steps: int = 0
 
   def __post_init__(self):
     if len(self.inputs) != len(self.labels):
       raise ValueError(f"{len(self.inputs)} inputs but {len(self.labels)} labels")
     self.lengths = np.array([len(x) for x in self.inputs], np.int32)
+    if self.label_steps:
+      self.label_lengths = np.array([len(y) for y in self.labels], np.int32)
+      if len(self) and self.label_lengths.max() > self.label_steps:
+        raise ValueError(f"a label sequence of {self.label_lengths.max()} steps is longer "
+                         f"than label_steps={self.label_steps}")
 
   def __len__(self) -> int:
     return len(self.inputs)
 
   @property
   def is_tagging(self) -> bool:
-    return not np.isscalar(self.labels[0]) and np.ndim(self.labels[0]) == 1
+    """One label per input step (not a transcription's shorter label sequence)."""
+    return (not self.label_steps and not np.isscalar(self.labels[0])
+            and np.ndim(self.labels[0]) == 1)
 
 
 def round_up(value: int, multiple: int) -> int:
@@ -43,7 +55,11 @@ def collate(dataset: ArrayDataset, index: np.ndarray, batch_size: int,
   first = dataset.inputs[0]
   inputs = np.zeros((batch_size, num_steps) + first.shape[1:], first.dtype)
   lengths = np.zeros(batch_size, np.int32)
-  if dataset.is_tagging:
+  extra = {}
+  if dataset.label_steps:
+    labels = np.zeros((batch_size, dataset.label_steps), np.int32)
+    extra["label_lengths"] = np.zeros(batch_size, np.int32)
+  elif dataset.is_tagging:
     labels = np.zeros((batch_size, num_steps), np.int32)
   else:
     labels = np.zeros(batch_size, np.int32)
@@ -51,12 +67,16 @@ def collate(dataset: ArrayDataset, index: np.ndarray, batch_size: int,
     n = len(dataset.inputs[i])
     inputs[row, :n] = dataset.inputs[i]
     lengths[row] = n
-    if dataset.is_tagging:
+    if dataset.label_steps:
+      m = len(dataset.labels[i])
+      labels[row, :m] = dataset.labels[i]
+      extra["label_lengths"][row] = m
+    elif dataset.is_tagging:
       labels[row, :n] = dataset.labels[i]
     else:
       labels[row] = dataset.labels[i]
   mask = (np.arange(batch_size) < len(index)).astype(np.float32)
-  return {"inputs": inputs, "lengths": lengths, "labels": labels, "mask": mask}
+  return {"inputs": inputs, "lengths": lengths, "labels": labels, "mask": mask, **extra}
 
 
 def bucket_boundaries(lengths: np.ndarray, num_buckets: int, pad_multiple: int = 1,

@@ -41,7 +41,8 @@ CATALOG = {"spoken_digit": ("train",), "speech_commands": ("train", "validation"
 FOLDER_FORMATS = (None, "audio_folder")
 
 
-def _digest(obj) -> str:
+def digest(obj) -> str:
+  """A short stable hash of a JSON-able object (cache folder names)."""
   return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -63,7 +64,7 @@ def _open_catalog(data_cfg):
   # The same rule as text datasets: download once where the hosts answer, else one error.
   builder = catalog.open_catalog(name, data_cfg.tfds_data_dir, local_formats="audio_folder")
   splits = {s: (i.num_examples, i.num_bytes) for s, i in builder.info.splits.items()}
-  where = _digest({"data_dir": builder.data_dir, "splits": splits})
+  where = digest({"data_dir": builder.data_dir, "splits": splits})
   return builder, f"{name}-{builder.version}-{where}"
 
 
@@ -150,7 +151,9 @@ def _carve_val(train: dict, val_fraction: float) -> tuple[dict, dict]:
   return _subset(train, np.flatnonzero(~is_val)), _subset(train, np.flatnonzero(is_val))
 
 
-def _normalize(splits: dict, mode: str, workdir: str | None, features_id: str) -> None:
+def normalize_splits(splits: dict, mode: str, workdir: str | None, features_id: str) -> None:
+  """Normalises every split's 'inputs' in place ('global': with train statistics, saved to
+  workdir/feature_stats.npz)."""
   if mode == "utterance":
     for split in splits.values():
       split["inputs"] = [features.normalize_utterance(x) for x in split["inputs"]]
@@ -159,7 +162,7 @@ def _normalize(splits: dict, mode: str, workdir: str | None, features_id: str) -
     if workdir is not None:
       os.makedirs(workdir, exist_ok=True)
       np.savez(os.path.join(workdir, STATS_FILE), mean=mean_F, std=std_F,
-               num_train=len(splits["train"]["labels"]), features=features_id)
+               num_train=len(splits["train"]["inputs"]), features=features_id)
     for split in splits.values():
       split["inputs"] = [features.normalize_global(x, mean_F, std_F) for x in split["inputs"]]
 
@@ -179,7 +182,7 @@ def load_speech_task(data_cfg, workdir: str | None) -> tuple[dict[str, ArrayData
     raise ConfigError("speech data needs config key data.source_dir (a wav folder) or "
                       "data.tfds_name (" + " | ".join(CATALOG) + ")")
   # data.resample is not in the key: it only decides whether a mismatched rate is an error.
-  features_id = f"{dataset_id}/{_digest(spec.key())}"
+  features_id = f"{dataset_id}/{digest(spec.key())}"
   feature_dir = os.path.join(cache_dir, "features", features_id)
   if data_cfg.source_dir is None:
     tfds_splits = CATALOG[data_cfg.tfds_name]
@@ -188,7 +191,7 @@ def load_speech_task(data_cfg, workdir: str | None) -> tuple[dict[str, ArrayData
   cached = {t: _cached_split(builder, t, spec, data_cfg.resample, feature_dir)
             for t in tfds_splits}
   splits = _split_examples(data_cfg, cached)
-  _normalize(splits, data_cfg.normalize, workdir, features_id)
+  normalize_splits(splits, data_cfg.normalize, workdir, features_id)
   label_names = [str(n) for n in builder.info.features["label"].names]
   datasets = {s: ArrayDataset(splits[s]["inputs"], splits[s]["labels"])
               for s in ("train", "val", "test")}

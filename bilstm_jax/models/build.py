@@ -10,6 +10,10 @@ from bilstm_jax.core import lstm
 from bilstm_jax.models.encoder import BiLSTM, CharWordEncoder, Encoder
 from bilstm_jax.models.heads import CRF_MASKS, HEADS, POOLINGS, Classifier, Tagger
 
+# Tasks whose model outputs one distribution per input step: a tag per token or frame, or a
+# transcription's per-frame CTC distribution.
+PER_STEP_TASKS = ("tagging", "transcription")
+
 
 def build_model(model_cfg, info: dict, word_vectors=None) -> nn.Module:
   """The only place that reads config.model; `info` comes from the dataset.
@@ -39,9 +43,10 @@ def build_model(model_cfg, info: dict, word_vectors=None) -> nn.Module:
                  feature_embed_dim=model_cfg.feature_embed_dim)
   encoder = Encoder(vocab_size=info["vocab_size"], embed_dim=model_cfg.embed_dim, lstm=core,
                     input_dropout=model_cfg.input_dropout, chars=chars, **extra)
-  if info["task"] == "tagging":
+  if info["task"] in PER_STEP_TASKS:
     return Tagger(encoder, info["num_classes"], output_dropout=model_cfg.output_dropout,
-                  crf=model_cfg.head == "crf", crf_mask=model_cfg.crf_mask)
+                  crf=model_cfg.head == "crf", crf_mask=model_cfg.crf_mask,
+                  target_delay=model_cfg.target_delay)
   return Classifier(encoder, info["num_classes"], pooling=model_cfg.pooling,
                     merge_mode=model_cfg.merge, output_dropout=model_cfg.output_dropout)
 
@@ -89,14 +94,32 @@ def check_model_config(model_cfg, info: dict | None = None) -> None:
   if model_cfg.scan_impl == "cudnn" and model_cfg.compute_dtype != "float32":
     raise ConfigError("config key model.scan_impl='cudnn' runs float32 only; got "
                       f"model.compute_dtype={model_cfg.compute_dtype!r}")
+  delay = model_cfg.target_delay
+  if not isinstance(delay, int) or delay < 0:
+    raise ConfigError(f"config key model.target_delay must be an integer >= 0, got {delay!r}")
+  if delay and model_cfg.bidirectional:
+    raise ConfigError(f"config key model.target_delay={delay} is for unidirectional models "
+                      "(a backward direction already sees every later step): set "
+                      "model.bidirectional=False or model.target_delay=0")
+  if not isinstance(model_cfg.ctc_beam_width, int) or model_cfg.ctc_beam_width < 0:
+    raise ConfigError("config key model.ctc_beam_width must be 0 (greedy decoding only) or a "
+                      f"positive integer, got {model_cfg.ctc_beam_width!r}")
   if not isinstance(model_cfg.char_units, int) or model_cfg.char_units < 0:
     raise ConfigError("config key model.char_units must be 0 (no character encoder) or a "
                       f"positive integer, got {model_cfg.char_units!r}")
   if info is None:
     return
-  if model_cfg.head == "crf" and info.get("task") != "tagging":
+  task = info.get("task")
+  if model_cfg.head == "crf" and task != "tagging":
     raise ConfigError("config key model.head='crf' is for tagging tasks (one label per token); "
-                      f"this data's task is {info.get('task')!r}: use model.head='softmax'")
+                      f"this data's task is {task!r}: use model.head='softmax'")
+  if (model_cfg.head == "ctc") != (task == "transcription"):
+    raise ConfigError(f"config key model.head={model_cfg.head!r}: model.head='ctc' is the one "
+                      "head for transcription (a label string shorter than the frames, "
+                      f"data.task='transcription'); this data's task is {task!r}")
+  if model_cfg.target_delay and task != "tagging":
+    raise ConfigError(f"config key model.target_delay={model_cfg.target_delay} is for tagging "
+                      f"(one label per step); this data's task is {task!r}")
   has_chars = bool(info.get("char_vocab_size"))
   if model_cfg.char_units and not has_chars:
     raise ConfigError(f"config key model.char_units={model_cfg.char_units} needs character "

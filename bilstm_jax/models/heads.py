@@ -9,7 +9,9 @@ from bilstm_jax.core import lstm
 from bilstm_jax.models.encoder import Encoder
 
 POOLINGS = ("final", "mean", "max", "mean_max", "attention")
-HEADS = ("softmax", "crf")  # the tagger's output layer: per-token softmax, or a linear-chain CRF
+# The per-step output layer: a softmax per token or frame, a linear-chain CRF over the tags, or
+# CTC over a label string shorter than the frames (class 0 is CTC's blank).
+HEADS = ("softmax", "crf", "ctc")
 CRF_MASKS = ("none", "decode", "train")  # where the CRF's BIO constraints apply
 
 
@@ -24,13 +26,21 @@ class Tagger(nn.Module):
   With crf=True (model.head='crf') the logits are a linear-chain CRF's emission scores, and
   the CRF's own scores live under params['crf']: transitions [C, C] (from row tag to column
   tag), start [C] and end [C], zero at init. The loss and Viterbi decoding read them
-  (training/losses.py); the output stays the emissions, so evaluation, checkpoints and the
-  rest of the trainer treat both heads alike."""
+  (training/crf_loss.py); the output stays the emissions, so evaluation, checkpoints and the
+  rest of the trainer treat both heads alike. A CTC head (model.head='ctc') is this module
+  too: its per-frame logits are read by training/ctc_loss.py.
+
+  target_delay = d > 0 (Graves & Schmidhuber 2005's target delay, for a unidirectional model):
+  the logit returned for step t is the network's output at step t + d, so the label of step t
+  is predicted after seeing d more steps. The last d labels need outputs past the end: each
+  sequence is fed d zero steps after its last one (the mean frame after normalisation), so
+  every label is predicted exactly once and the output keeps the input's T steps."""
   encoder: Encoder
   num_classes: int
   output_dropout: float = 0.0
   crf: bool = False
   crf_mask: str = "decode"  # read by training/crf_loss.py, not by the module
+  target_delay: int = 0
 
   @nn.compact
   def __call__(self, inputs, lengths_B, *, train: bool = False):
@@ -39,8 +49,17 @@ class Tagger(nn.Module):
           "transitions": jnp.zeros((self.num_classes, self.num_classes), jnp.float32),
           "start": jnp.zeros((self.num_classes,), jnp.float32),
           "end": jnp.zeros((self.num_classes,), jnp.float32)})
+    delay, num_steps = self.target_delay, inputs.shape[1]
+    if delay:
+      valid_BxT = jnp.arange(num_steps)[None, :] < lengths_B[:, None]
+      valid = valid_BxT.reshape(valid_BxT.shape + (1,) * (inputs.ndim - 2))
+      # Zeroed past each length, whatever the padding held, then d more zero steps for all.
+      inputs = jnp.pad(jnp.where(valid, inputs, 0),
+                       [(0, 0), (0, delay)] + [(0, 0)] * (inputs.ndim - 2))
+      lengths_B = lengths_B + delay
     outputs, _ = self.encoder(inputs, lengths_B, train=train)
-    y_BxTxF = nn.Dropout(self.output_dropout)(as_array(outputs), deterministic=not train)
+    y_BxTxF = as_array(outputs)[:, delay:delay + num_steps]
+    y_BxTxF = nn.Dropout(self.output_dropout)(y_BxTxF, deterministic=not train)
     return nn.Dense(self.num_classes, name="head")(y_BxTxF)
 
 

@@ -10,58 +10,100 @@ import numpy as np
 from jax.experimental import multihost_utils
 
 from bilstm_jax.data import batching
-from bilstm_jax.training import crf_loss, metrics, parallel
+from bilstm_jax.training import crf_loss, ctc_loss, metrics, parallel
 from bilstm_jax.training import spans as spans_lib
 
 
-def make_eval_fns(apply_fn, coarse_of=None, crf: crf_loss.CRFSpec | None = None):
-  """(sums_fn, predict_fn), both jitted: masked sums for every task (with the coarse accuracy
-  when coarse_of maps fine labels to coarse ids), and the tags spans are read from: the argmax,
-  or with a CRF head (crf, from crf_loss.crf_spec) its Viterbi path, which its accuracy uses
-  too."""
+def make_eval_fns(apply_fn, coarse_of=None, crf: crf_loss.CRFSpec | None = None,
+                  ctc: bool = False):
+  """(sums_fn, predict_fn, log_probs_fn), all jitted: masked sums for every task (with the
+  coarse accuracy when coarse_of maps fine labels to coarse ids); the tags spans are read from
+  (the argmax, or with a CRF head (crf, from crf_loss.crf_spec) its Viterbi path, which its
+  accuracy uses too), or with a CTC head (ctc) the greedy (tokens, token lengths); and the
+  per-frame log-probabilities the CTC beam search reads."""
 
   def logits_of(params, batch):
     return apply_fn({"params": params}, batch["inputs"], batch["lengths"], train=False)
 
   def sums(params, batch):
+    if ctc:
+      return ctc_loss.loss_and_sums(logits_of(params, batch), batch)[1]
     if crf is not None:
       return crf_loss.loss_and_sums(logits_of(params, batch), params, batch, crf, decode=True)[1]
     return metrics.loss_and_sums(logits_of(params, batch), batch, coarse_of)[1]
 
   def predict(params, batch):
+    if ctc:
+      return ctc_loss.greedy(logits_of(params, batch), batch["lengths"])
     if crf is not None:
       return crf_loss.predict(logits_of(params, batch), params, batch["lengths"], crf)
     return jnp.argmax(logits_of(params, batch), axis=-1)
 
-  return jax.jit(sums), jax.jit(predict)
+  def log_probs(params, batch):
+    return jax.nn.log_softmax(logits_of(params, batch).astype(jnp.float32), axis=-1)
+
+  return jax.jit(sums), jax.jit(predict), jax.jit(log_probs)
 
 
-def metric_names(info: dict, split: str, coarse: bool) -> list[str]:
-  """The keys `evaluate` returns for `split`, known before any evaluation runs (so a wrong
-  config.eval_metric is refused before the run directory is written)."""
+def metric_names(info: dict, split: str, coarse: bool, beam: bool = False) -> list[str]:
+  """The keys `evaluate` returns for `split` (with `beam`: a CTC head's beam-search rates
+  too), known before any evaluation runs (so a wrong config.eval_metric is refused before the
+  run directory is written)."""
   # Named by the functions that make them, on empty sums, so the two cannot drift apart.
   sums = {"loss_sum": 0.0, "correct_sum": 0.0, "count": 0.0}
   if coarse:
     sums["coarse_correct_sum"] = 0.0
+  if info.get("task") == "transcription":
+    sums["skipped"] = 0.0
   names = list(metrics.summarize(sums, split))
+  if info.get("frames"):
+    names.append(f"{split}/frame_error_rate")
   if info.get("scheme") == "bio":
     names += list(spans_lib.span_prf(collections.Counter(correct=0, gold=0, pred=0), split))
+  if info.get("task") == "transcription":
+    names += ctc_loss.metric_names(split, beam)
   return names
 
 
+def _transcripts(predicted, batch, log_probs_fn, params, placed, beam_width: int):
+  """(references, greedy strings, beam strings or None) of the batch's real rows."""
+  tokens, token_lengths = (np.asarray(multihost_utils.process_allgather(x, tiled=True))
+                           for x in predicted)
+  rows = np.flatnonzero(batch["mask"])
+  refs = [batch["labels"][r, :batch["label_lengths"][r]].tolist() for r in rows]
+  greedy = [tokens[r, :token_lengths[r]].tolist() for r in rows]
+  beam = None
+  if beam_width:
+    log_probs = np.asarray(multihost_utils.process_allgather(log_probs_fn(params, placed),
+                                                             tiled=True))
+    beam = [ctc_loss.ctc.prefix_beam_search(log_probs[r, :batch["lengths"][r]], beam_width,
+                                            blank=ctc_loss.BLANK)[0] for r in rows]
+  return refs, greedy, beam
+
+
 def evaluate(eval_fns, params, dataset, *, batch_size: int, boundaries, split: str, mesh,
-             info: dict) -> dict[str, float]:
+             info: dict, beam_width: int = 0) -> dict[str, float]:
   """Every example of `dataset` once (padding rows masked); loss/accuracy means, and span
-  precision/recall/F1 when the tags are BIO (info['scheme'] == 'bio')."""
-  sums_fn, predict_fn = eval_fns
+  precision/recall/F1 when the tags are BIO (info['scheme'] == 'bio'), the frame error rate
+  of framewise labels (info['frames']), and label/sequence error rates of transcriptions
+  (greedy, and with beam_width > 0 the prefix beam search's as well)."""
+  sums_fn, predict_fn, log_probs_fn = eval_fns
   spans = info.get("scheme") == "bio"  # per-type F1 too: split/span_f1_<TYPE>
+  transcribe = info.get("task") == "transcription"
   label_names = info.get("label_names")
   totals = None
   counts = collections.Counter()
+  refs, greedy, beam = [], [], []
   for batch in batching.eval_batches(dataset, batch_size, boundaries):
     placed = parallel.shard_batch(batch, mesh)
     sums = sums_fn(params, placed)
     totals = sums if totals is None else jax.tree_util.tree_map(jnp.add, totals, sums)
+    if transcribe:
+      batch_refs, batch_greedy, batch_beam = _transcripts(
+          predict_fn(params, placed), batch, log_probs_fn, params, placed, beam_width)
+      refs += batch_refs
+      greedy += batch_greedy
+      beam += batch_beam or []
     if spans:
       preds = np.asarray(multihost_utils.process_allgather(predict_fn(params, placed), tiled=True))
       for row in np.flatnonzero(batch["mask"]):
@@ -70,6 +112,12 @@ def evaluate(eval_fns, params, dataset, *, batch_size: int, boundaries, split: s
         pred = [label_names[t] for t in preds[row, :n]]
         counts.update(spans_lib.span_counts(gold, pred))
   results = metrics.summarize(jax.device_get(totals), split)
+  if info.get("frames"):
+    results[f"{split}/frame_error_rate"] = 1.0 - results[f"{split}/accuracy"]
   if spans:
     results.update(spans_lib.span_prf(counts, split))
+  if transcribe:
+    results.update(ctc_loss.error_rates(refs, greedy, split))
+    if beam_width:
+      results.update(ctc_loss.error_rates(refs, beam, split, "_beam"))
   return results

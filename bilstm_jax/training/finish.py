@@ -13,7 +13,7 @@ def finish(run: Run) -> dict:
   best = RunState.from_dict(best_meta)
   final = {}
   for split in ("val", "test"):
-    final.update(run.evaluate(eval_params(best_state), split))
+    final.update(run.evaluate(eval_params(best_state), split, final=True))
   state, progress = run.state, run.progress
   results = {
       "best_step": best.best_step,

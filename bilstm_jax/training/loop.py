@@ -11,7 +11,7 @@ import numpy as np
 import optax
 from jax.experimental import multihost_utils
 
-from bilstm_jax.training import crf_loss, metric_direction, metrics, optimizer, parallel
+from bilstm_jax.training import crf_loss, ctc_loss, metric_direction, metrics, optimizer, parallel
 from bilstm_jax.training.setup import Run, say
 from bilstm_jax.training.state import LogWindow, TrainState, eval_params
 
@@ -21,7 +21,8 @@ WATCHED = ("train/loss", "train/grad_norm")
 
 
 def train_step(state: TrainState, batch, rng, schedule, ema_decay: float = 0.0,
-               label_smoothing: float = 0.0, crf: crf_loss.CRFSpec | None = None):
+               label_smoothing: float = 0.0, crf: crf_loss.CRFSpec | None = None,
+               ctc: bool = False):
   """One optimizer step; returns the new state and scalar metrics (loss, grad norm, lr).
 
   With a state that carries `ema_params`, the average moves towards the new parameters."""
@@ -32,6 +33,8 @@ def train_step(state: TrainState, batch, rng, schedule, ema_decay: float = 0.0,
                             rngs={"dropout": dropout_rng})
     if crf is not None:  # a CRF head: its emissions and params['crf'] give the loss
       return crf_loss.loss_and_sums(logits, params, batch, crf)
+    if ctc:  # per-frame logits against a label string (batch['label_lengths'])
+      return ctc_loss.loss_and_sums(logits, batch)
     return metrics.loss_and_sums(logits, batch, label_smoothing=label_smoothing)
 
   (loss, sums), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
@@ -48,7 +51,7 @@ def train_step(state: TrainState, batch, rng, schedule, ema_decay: float = 0.0,
 
 
 def make_window_step(schedule, ema_decay: float, label_smoothing: float,
-                     crf: crf_loss.CRFSpec | None = None):
+                     crf: crf_loss.CRFSpec | None = None, ctc: bool = False):
   """jit((state, totals, batch, rng) -> (state, totals)), both donated: one train_step, its
   metrics added to the window's totals on the devices, so the host fetches them only at
   boundaries. totals['bad'][name]: the first step whose `name` was not finite (-1: none)."""
@@ -56,7 +59,7 @@ def make_window_step(schedule, ema_decay: float, label_smoothing: float,
   def step(state, totals, batch, rng):
     done = state.step + 1
     state, step_metrics = train_step(state, batch, rng, schedule, ema_decay, label_smoothing,
-                                     crf)
+                                     crf, ctc)
     sums = {k: totals["sums"][k] + step_metrics[k] for k in TRAIN_METRICS}
     bad = {k: jnp.where((totals["bad"][k] < 0) & ~jnp.isfinite(step_metrics[k]),
                         done, totals["bad"][k]).astype(jnp.int32) for k in WATCHED}
@@ -122,7 +125,8 @@ def train(run: Run, should_stop: Callable[[], bool] | None) -> bool:
   window = progress.window or LogWindow()
   progress.window = None
   totals = _totals(window.sums, run.mesh)
-  window_step = make_window_step(run.schedule, run.ema_decay, run.label_smoothing, run.crf)
+  window_step = make_window_step(run.schedule, run.ema_decay, run.label_smoothing, run.crf,
+                                 run.ctc)
   start_step = int(run.state.step)
   first_unchecked = start_step + 1  # the first step whose metrics the host has not seen
   mark = interval_start = _now()  # train_time_s counted up to mark; the window's since start

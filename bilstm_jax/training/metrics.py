@@ -75,4 +75,6 @@ def summarize(sums: dict, split: str) -> dict[str, float]:
   }
   if "coarse_correct_sum" in sums:
     results[f"{split}/coarse_accuracy"] = float(sums["coarse_correct_sum"]) / max(count, 1.0)
+  if "skipped" in sums:  # the CTC head: utterances too short for their label string
+    results[f"{split}/skipped"] = float(sums["skipped"])
   return results

@@ -77,6 +77,7 @@ class Run:
   ema_decay: float
   label_smoothing: float
   crf: crf_loss.CRFSpec | None
+  ctc: bool  # a CTC head (data.task='transcription')
   eval_fns: tuple
   state: TrainState
   dropout_rng: jax.Array
@@ -88,11 +89,14 @@ class Run:
   def train_batch(self, step: int):
     return host_batch(self.stream, step, self.config.data, self.config.seed, self.info)
 
-  def evaluate(self, params, split: str) -> dict[str, float]:
+  def evaluate(self, params, split: str, final: bool = False) -> dict[str, float]:
+    """Metrics of `split`; `final` (the best checkpoint's evaluation) adds the CTC head's beam
+    search, too slow on the host for every periodic evaluation."""
     batch_size = data.batching.round_up(self.config.eval_batch_size, jax.device_count())
+    beam_width = self.config.model.ctc_beam_width if (final and self.ctc) else 0
     return evaluate.evaluate(self.eval_fns, params, self.splits[split], batch_size=batch_size,
                              boundaries=self.stream.boundaries, split=split, mesh=self.mesh,
-                             info=self.info)
+                             info=self.info, beam_width=beam_width)
 
   def save(self, kind: str, step: int, first_unchecked: int) -> None:
     """Saves the state after `step` as the 'latest' or 'best' checkpoint, refusing parameters
@@ -128,9 +132,11 @@ def set_up(config, workdir: str, is_main: bool, config_defaults: dict | None,
   ema_decay = optimizer.check_ema_decay(config.optim.ema_decay)
   label_smoothing = optimizer.check_label_smoothing(config.optim.label_smoothing)
   crf = crf_loss.crf_spec(model, info)
-  if crf is not None and label_smoothing:
+  ctc = config.model.head == "ctc"
+  if (crf is not None or ctc) and label_smoothing:
     raise ConfigError("config key optim.label_smoothing is for the softmax head; "
-                      "model.head='crf' trains on the sentence likelihood (set it to 0)")
+                      f"model.head={config.model.head!r} trains on the sequence likelihood "
+                      "(set it to 0)")
   # Fine labels named 'COARSE:fine' (TREC's 50) are also scored at the coarse level.
   coarse_of = metrics.coarse_ids(info.get("label_names"))
   val_metrics = evaluate.metric_names(info, "val", coarse_of is not None)
@@ -145,7 +151,7 @@ def set_up(config, workdir: str, is_main: bool, config_defaults: dict | None,
   state, dropout_rng = initial_state(config, model, tx, stream.batch(0), mesh)
   run = Run(config=config, workdir=workdir, is_main=is_main, splits=splits, info=info, mesh=mesh,
             stream=stream, schedule=schedule, ema_decay=ema_decay, label_smoothing=label_smoothing,
-            crf=crf, eval_fns=evaluate.make_eval_fns(model.apply, coarse_of, crf),
+            crf=crf, ctc=ctc, eval_fns=evaluate.make_eval_fns(model.apply, coarse_of, crf, ctc),
             state=state, dropout_rng=dropout_rng,
             ckpts=closing.enter_context(checkpoint.Checkpoints(workdir)))
   restored = run.ckpts.restore_latest(state)

@@ -142,6 +142,9 @@ def read_wav(path: str) -> tuple[np.ndarray, int]:
     audio_SxC, rate = tf.audio.decode_wav(tf.io.read_file(path))
   except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as err:
     raise ConfigError(f"{path}: cannot decode as a 16-bit PCM wav: {err.message}") from None
+  except UnicodeDecodeError:
+    # TensorFlow quotes a bad header's bytes in its message, which then fails to decode.
+    raise ConfigError(f"{path}: cannot decode as a 16-bit PCM wav: no RIFF/WAVE header") from None
   # decode_wav scales int16 by 1/32768, so this round trip is exact for mono files.
   audio_S = np.round(audio_SxC.numpy().mean(axis=1) * 32768.0)
   return np.clip(audio_S, -32768, 32767).astype(np.int16), int(rate)
