@@ -135,6 +135,31 @@ def test_a_loss_or_error_rate_bolds_the_lowest_and_units_plot(tmp_path, metric):
   assert os.path.getsize(paths[2]) > 0
 
 
+def test_several_metrics_share_the_runs_and_bold_by_their_own_direction(tmp_path):
+  table = sweep.Table(metrics=("test/accuracy", "test/label_error_rate"),
+                      rows=("model.merge",), cols=(sweep.METRIC_KEY,), digits=2)
+  rows = sweep.product(("model.merge", ["concat", "sum"]), sweep.seeds(2))
+  runs = [plan.Run(i, n, "c.py", r, str(tmp_path / n))
+          for i, (r, n) in enumerate(zip(rows, naming.run_names(rows)))]
+  # concat: more accurate and fewer label errors than sum would make one row all bold; here
+  # concat wins accuracy and sum the error rate. The second sum seed never finished.
+  for run, (acc, ler) in zip(runs, [(0.9, 0.3), (0.8, 0.3), (0.5, 0.1)]):
+    run_files.write_results(_mkdir(run.workdir), {"test/accuracy": acc,
+                                                  "test/label_error_rate": ler})
+  paths, markdown, _ = tables.write_tables("m", table, runs, str(tmp_path / "tables"),
+                                           commands=["bilstm-sweep table m.py"])
+  assert "| merge | metric=test/accuracy | metric=test/label_error_rate |" in markdown
+  assert "| concat | **0.85 ± 0.07** (2) | 0.30 ± 0.00 (2) |" in markdown
+  assert "| sum | 0.50 (1/2) | **0.10** (1/2) |" in markdown
+  assert "3 of 4 runs done." in markdown
+  assert markdown.count(runs[3].run_name) == 1  # listed once, not once per metric
+  frame = pd.read_csv(paths[3])
+  assert len(frame) == 4
+  assert frame["test/label_error_rate"].tolist()[:3] == [0.3, 0.3, 0.1]
+  with pytest.raises(ValueError, match="puts 'metric' in cols"):
+    sweep.Table(metrics=("test/accuracy",), rows=(sweep.METRIC_KEY,))
+
+
 def test_a_row_that_repeats_another_is_shown_not_run(tmp_path):
   rows = sweep.product(("model.merge", ["concat", "sum", "none"]), sweep.seeds(2))
   names = naming.run_names(rows)

@@ -92,6 +92,10 @@ def pick_grid(grids: dict[str, Any], name: str) -> Any:
   return grids[name]
 
 
+# The column key whose values are a table's metrics (Table.metrics).
+METRIC_KEY = "metric"
+
+
 @dataclasses.dataclass(frozen=True)
 class Table:
   """How a sweep becomes a table: one metric, row keys x column keys, seeds aggregated; the
@@ -104,17 +108,31 @@ class Table:
   # A search's table: this metric's seed mean (e.g. "val/accuracy") gets its own column and
   # orders the rows, best first, so the pick is made on it and `metric` (test) is only read.
   sort_by: str = ""
+  # Several metrics of the same runs side by side (e.g. greedy and beam-search error rates):
+  # each is a value of the column key METRIC_KEY, which `cols` must then hold; `metric` is
+  # ignored. The best cell is bold per column, by that column's metric.
+  metrics: tuple[str, ...] = ()
 
   def __post_init__(self):
     object.__setattr__(self, "rows", tuple(self.rows))
     object.__setattr__(self, "cols", tuple(self.cols))
+    object.__setattr__(self, "metrics", tuple(self.metrics))
     both = set(self.rows) & set(self.cols)
     if both or SEED_KEY in self.rows + self.cols:
       raise ValueError(f"table keys must be distinct and never {SEED_KEY!r}: rows={self.rows} "
                        f"cols={self.cols}")
+    if bool(self.metrics) != (METRIC_KEY in self.cols) or METRIC_KEY in self.rows:
+      raise ValueError(f"a table of several metrics puts {METRIC_KEY!r} in cols, and only "
+                       f"then: metrics={self.metrics} rows={self.rows} cols={self.cols}")
+    if self.metrics:
+      object.__setattr__(self, "metric", self.metrics[0])
     if self.sort_by and self.cols:
       raise ValueError(f"sort_by={self.sort_by!r} orders the rows of a one-column table; "
                        f"drop cols={self.cols}")
+
+  @property
+  def all_metrics(self) -> tuple[str, ...]:
+    return self.metrics or (self.metric,)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -87,7 +87,7 @@ def plot(name: str, cells: pd.DataFrame, grid_of, table: sweep_lib.Table, path: 
     _by_units(ax, done, keys)
   else:
     _by_row(ax, name, *grid_of(cells, table), table)
-  ax.set_ylabel(table.metric)
+  ax.set_ylabel(", ".join(table.all_metrics))
   ax.set_title("\n".join(textwrap.wrap(table.title or name, 90)), fontsize=10)
   ax.grid(alpha=0.3)
   fig.tight_layout()

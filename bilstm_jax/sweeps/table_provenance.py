@@ -79,11 +79,12 @@ def about_markdown(name: str, runs: pd.DataFrame, commands: list[str], repeats: 
 
 
 def write_provenance(base: str, name: str, frame: pd.DataFrame, runs: list[plan.Run],
-                     commands: list[str]) -> list[str]:
-  """Writes <base>.runs.csv and <base>.about.md (atomically: files.py); returns their paths."""
+                     commands: list[str], values: list[str] | None = None) -> list[str]:
+  """Writes <base>.runs.csv and <base>.about.md (atomically: files.py); returns their paths.
+  `frame` has one row per run (tables.per_run); `values` names its value columns."""
   planned = runs_frame(frame, runs, name)
-  columns = ["run_name", "seed", "status", "value", "wall_time_s", "git_commit", "git_dirty",
-             "machine", "command"]
+  columns = ["run_name", "seed", "status", *(values or ["value"]), "wall_time_s", "git_commit",
+             "git_dirty", "machine", "command"]
   with files.atomic_open(base + ".runs.csv") as f:
     planned[columns].to_csv(f, index=False)
   repeats = int((frame["planned"] == 0).sum())

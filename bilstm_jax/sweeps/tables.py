@@ -45,33 +45,56 @@ def _number(results: dict, key: str) -> float:
 
 def collect(runs: list[plan.Run], table: sweep_lib.Table,
             status: Callable[[plan.Run], str] = default_status) -> pd.DataFrame:
-  """One row per row of the sweep: its table labels, seed, status and metric value (NaN if
-  none), and from its results.json the wall time, commit (and whether it had uncommitted
+  """One row per row of the sweep (and per metric, for Table.metrics): its table labels, seed,
+  status and metric value (NaN if none), and from its results.json the wall time, commit (and whether it had uncommitted
   edits), machine and when it was written (for the provenance files). A row that repeats
   another row's model (Run.same_as) is not planned: its `alias` says which row it equals."""
   by_name = {run.run_name: run for run in runs}
   records = []
   for run in runs:
     results = None if run.same_as else run_files.read_results(run.workdir)
-    saved = results or {}
     path = os.path.join(run.workdir, run_files.RESULTS_FILE)
-    state = f"same model as {run.same_as}" if run.same_as else status(run)
-    value = _number(saved, table.metric)
-    if results is not None:
-      has = isinstance(results.get(table.metric), (int, float))
-      state = "done" if has else f"results.json has no {table.metric!r}"
-    records.append({
-        "index": run.index, "run_name": run.run_name, "workdir": run.workdir,
-        "seed": run.overrides.get(sweep_lib.SEED_KEY), "status": state, "value": value,
-        **{key: _label(run, key) for key in table.rows + table.cols},
-        "planned": 0 if run.same_as else 1, "same_as": run.same_as, "note": run.same_note,
-        "alias": _alias(run, by_name[run.same_as], table) if run.same_as else "",
-        "sort": _number(saved, table.sort_by) if table.sort_by else math.nan,
-        "wall_time_s": saved.get("wall_time_s"),
-        "finished_at": os.path.getmtime(path) if results is not None else None,
-        "git_commit": saved.get("git_commit"), "git_dirty": saved.get("git_dirty"),
-        "machine": saved.get("machine")})
+    for metric in table.all_metrics:  # one record per run and metric (Table.metrics)
+      records.append(_record(run, by_name, table, metric, results, path, status))
   return pd.DataFrame.from_records(records)
+
+
+def _record(run: plan.Run, by_name: dict, table: sweep_lib.Table, metric: str,
+            results: dict | None, path: str, status: Callable[[plan.Run], str]) -> dict:
+  """The record of `run` for one metric (see collect)."""
+  saved = results or {}
+  state = f"same model as {run.same_as}" if run.same_as else status(run)
+  value = _number(saved, metric)
+  if results is not None:
+    has = isinstance(results.get(metric), (int, float))
+    state = "done" if has else f"results.json has no {metric!r}"
+  labels = {key: _label(run, key) for key in table.rows + table.cols
+            if key != sweep_lib.METRIC_KEY}
+  if table.metrics:
+    labels[sweep_lib.METRIC_KEY] = metric
+  return {
+      "index": run.index, "run_name": run.run_name, "workdir": run.workdir,
+      "seed": run.overrides.get(sweep_lib.SEED_KEY), "status": state, "value": value,
+      **labels,
+      "planned": 0 if run.same_as else 1, "same_as": run.same_as, "note": run.same_note,
+      "alias": _alias(run, by_name[run.same_as], table) if run.same_as else "",
+      "sort": _number(saved, table.sort_by) if table.sort_by else math.nan,
+      "wall_time_s": saved.get("wall_time_s"),
+      "finished_at": os.path.getmtime(path) if results is not None else None,
+      "git_commit": saved.get("git_commit"), "git_dirty": saved.get("git_dirty"),
+      "machine": saved.get("machine")}
+
+
+def per_run(frame: pd.DataFrame, table: sweep_lib.Table) -> pd.DataFrame:
+  """One row per run: `frame` itself, or for a table of several metrics the first metric's
+  rows with a column of values per metric (named by the metric)."""
+  if not table.metrics:
+    return frame
+  out = frame[frame[sweep_lib.METRIC_KEY] == table.metrics[0]].reset_index(drop=True).copy()
+  for metric in table.metrics:
+    values = frame[frame[sweep_lib.METRIC_KEY] == metric].set_index("run_name")["value"]
+    out[metric] = out["run_name"].map(values)
+  return out
 
 
 def aggregate(frame: pd.DataFrame, table: sweep_lib.Table) -> pd.DataFrame:
@@ -124,7 +147,18 @@ def _best(grid, rows, col, table: sweep_lib.Table):
            if (r, col) in grid and grid[(r, col)]["n"] > 0]
   if not means:
     return None
-  return max(means) if metric_direction.higher_is_better(table.metric) else min(means)
+  return max(means) if metric_direction.higher_is_better(column_metric(col, table)) else min(means)
+
+
+def column_metric(col: tuple, table: sweep_lib.Table) -> str:
+  """The metric of a column: its METRIC_KEY value in a table of several metrics."""
+  if table.metrics:
+    return col[table.cols.index(sweep_lib.METRIC_KEY)]
+  return table.metric
+
+
+def metrics_text(table: sweep_lib.Table) -> str:
+  return ", ".join(table.all_metrics)
 
 
 def _bold(cell, best, table: sweep_lib.Table, mark: Callable[[str], str]):
@@ -144,6 +178,7 @@ def _sort_text(cell, table: sweep_lib.Table) -> str:
 def _not_in_table(frame: pd.DataFrame) -> list[tuple[str, int, str]]:
   """(run name, row index, status) of every planned run without a value in the table."""
   rows = frame[(frame["status"] != "done") & (frame["planned"] > 0)]
+  rows = rows.drop_duplicates("run_name")  # a run appears once per metric (Table.metrics)
   return [(r.run_name, r.index, r.status) for r in rows.itertuples()]
 
 
@@ -173,12 +208,17 @@ def to_markdown(name: str, frame: pd.DataFrame, cells: pd.DataFrame,
       bold = _bold(cell, best[c], table, lambda t: f"**{t}**")
       out.append(_fmt_cell(cell, table.digits, bold, " ± "))
     lines.append("| " + " | ".join(out) + " |")
-  planned = int(frame["planned"].sum())
-  done = int(((frame["status"] == "done") & (frame["planned"] > 0)).sum())
-  direction = "highest" if metric_direction.higher_is_better(table.metric) else "lowest"
+  runs = per_run(frame, table)
+  planned = int(runs["planned"].sum())
+  done = int(((runs["status"] == "done") & (runs["planned"] > 0)).sum())
+  if table.metrics:
+    direction = "the best of its metric (highest, or lowest for losses and error rates)"
+  else:
+    direction = "the " + ("highest" if metric_direction.higher_is_better(table.metric)
+                          else "lowest")
   order = f"; rows by {table.sort_by} (seed mean), best first" if table.sort_by else ""
-  lines += ["", (f"{table.metric}: mean ± std over seeds (n runs; n/planned where runs are "
-                 f"missing); bold: the {direction} per column{order}. {done} of {planned} runs "
+  lines += ["", (f"{metrics_text(table)}: mean ± std over seeds (n runs; n/planned where runs "
+                 f"are missing); bold: {direction} per column{order}. {done} of {planned} runs "
                  "done.")]
   notes = _alias_notes(frame)
   if notes:
@@ -201,7 +241,7 @@ def to_latex(name: str, frame: pd.DataFrame, cells: pd.DataFrame, table: sweep_l
   rows, cols, grid = _grid(cells, table)
   header = _header(table, cols)
   spec = "l" * len(table.rows) + "r" * (len(header) - len(table.rows))
-  lines = [f"% {table.title or name}: {table.metric}, mean $\\pm$ std over seeds (n).",
+  lines = [f"% {table.title or name}: {metrics_text(table)}, mean $\\pm$ std over seeds (n).",
            "% Written by `bilstm-sweep table`; edit the sweep file, not this file.",
            f"\\begin{{tabular}}{{{spec}}}", r"\toprule",
            " & ".join(_tex_escape(h) for h in header) + r" \\", r"\midrule"]
@@ -249,5 +289,6 @@ def write_tables(name: str, table: sweep_lib.Table, runs: list[plan.Run], tables
   table_plot.plot(name, cells, _grid, table, base + ".png")
   paths = [base + ".md", base + ".tex", base + ".png"]
   if commands is not None:
-    paths += table_provenance.write_provenance(base, name, frame, runs, commands)
+    paths += table_provenance.write_provenance(base, name, per_run(frame, table), runs,
+                                               commands, list(table.metrics) or ["value"])
   return paths, markdown, cells
