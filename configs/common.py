@@ -38,6 +38,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.data.class_files = ""
   config.data.unseen_label = "error"  # a dev/test label unseen in train: error | oov
   config.data.val_fraction = 0.1  # carved from train when a dataset has no validation split
+  # Train on this share of the training split (learning curves): a fixed subset, the same for
+  # every model and seed, each smaller fraction inside the larger ones; val and test unchanged.
+  config.data.train_fraction = 1.0
   config.data.num_folds = 10  # polarity pairs: deterministic k-fold cross-validation
   config.data.fold = 0
   # Text processing; the vocabulary comes from the training split only.

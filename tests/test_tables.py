@@ -74,7 +74,9 @@ def test_markdown_latex_png(tmp_path):
   tex = open(paths[1]).read()
   for rule in (r"\toprule", r"\midrule", r"\bottomrule", r"\begin{tabular}{lrr}"):
     assert rule in tex
-  assert r"concat & $\mathbf{0.9100 \pm 0.0141}$ (2) & $0.9500$ (1/2) \\" in tex
+  # 95% interval of a 2-seed mean: 0.91 ± t(0.975, 1) * 0.0141 / sqrt(2).
+  assert (r"concat & $\mathbf{0.9100 \pm 0.0141}$ [0.7829, 1.0371] (2) & $0.9500$ (1/2) \\"
+          in tex)
   assert r"Not in the table: merge=concat,num\_layers=2,seed=1; merge=sum,num\_layers=1," in tex
   with open(paths[2], "rb") as f:
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"

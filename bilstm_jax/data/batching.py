@@ -249,10 +249,18 @@ def eval_batches(dataset: ArrayDataset, batch_size: int, boundaries: list[int] |
   Batches always have `batch_size` rows (the last one's spare rows masked), and with the
   training boundaries the shapes are the training ones (plus one bucket for anything longer).
   """
+  for _, batch in indexed_eval_batches(dataset, batch_size, boundaries, pad_multiple):
+    yield batch
+
+
+def indexed_eval_batches(dataset: ArrayDataset, batch_size: int,
+                         boundaries: list[int] | None = None, pad_multiple: int = 1
+                         ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+  """eval_batches with each batch's example indices (its first rows; the rest are padding)."""
   if boundaries is None:
     boundaries = [round_up(int(dataset.lengths.max()), pad_multiple)]
   bucket_of, bounds = _assign(dataset.lengths, boundaries, pad_multiple)
   order = np.argsort(dataset.lengths, kind="stable")
   for start in range(0, len(order), batch_size):
     members = order[start:start + batch_size]
-    yield collate(dataset, members, batch_size, bounds[bucket_of[members[-1]]])
+    yield members, collate(dataset, members, batch_size, bounds[bucket_of[members[-1]]])

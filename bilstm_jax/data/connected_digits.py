@@ -26,7 +26,7 @@ from absl import logging
 from bilstm_jax import files
 from bilstm_jax.config import ConfigError
 from bilstm_jax.core import ctc
-from bilstm_jax.data import features, speech
+from bilstm_jax.data import features, speech, subsets
 from bilstm_jax.data.batching import ArrayDataset
 from bilstm_jax.data.builders import connected_digits as builder_lib
 from bilstm_jax.data.builders import read_split
@@ -137,6 +137,8 @@ def load_connected_digits(data_cfg, workdir: str | None) -> tuple[dict[str, Arra
   feature_dir = os.path.join(cache_dir, "features", features_id)
   splits = {s: _unpack(_cached(builder, t, spec, data_cfg.resample, feature_dir))
             for s, t in SPLITS.items()}
+  kept = subsets.train_indices(len(splits["train"]["inputs"]), data_cfg.train_fraction)
+  splits["train"] = {key: subsets.take(value, kept) for key, value in splits["train"].items()}
   speech.normalize_splits(splits, data_cfg.normalize, workdir, features_id)
   info = {"vocab_size": None, "feature_dim": spec.feature_dim, "scheme": None,
           "num_classes": 11}

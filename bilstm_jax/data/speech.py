@@ -30,7 +30,7 @@ from absl import logging
 
 from bilstm_jax import files
 from bilstm_jax.config import ConfigError
-from bilstm_jax.data import catalog, features
+from bilstm_jax.data import catalog, features, subsets
 from bilstm_jax.data.batching import ArrayDataset
 from bilstm_jax.data.builders import audio_folder
 
@@ -191,6 +191,8 @@ def load_speech_task(data_cfg, workdir: str | None) -> tuple[dict[str, ArrayData
   cached = {t: _cached_split(builder, t, spec, data_cfg.resample, feature_dir)
             for t in tfds_splits}
   splits = _split_examples(data_cfg, cached)
+  splits["train"] = _subset(splits["train"], subsets.train_indices(
+      len(splits["train"]["labels"]), data_cfg.train_fraction))
   normalize_splits(splits, data_cfg.normalize, workdir, features_id)
   label_names = [str(n) for n in builder.info.features["label"].names]
   datasets = {s: ArrayDataset(splits[s]["inputs"], splits[s]["labels"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from bilstm_jax.config import ConfigError
+from bilstm_jax.data import subsets
 from bilstm_jax.data.batching import ArrayDataset
 
 NUM_TAGS = 3
@@ -40,6 +41,11 @@ def get_datasets(data_cfg) -> tuple[dict[str, ArrayDataset], dict]:
                         data_cfg.min_len, data_cfg.max_len, data_cfg.seed)
       for split in SPLITS
   }
+  train = splits["train"]
+  kept = subsets.train_indices(len(train), data_cfg.train_fraction)
+  if len(kept) < len(train):
+    splits["train"] = ArrayDataset(subsets.take(train.inputs, kept),
+                                   subsets.take(train.labels, kept))
   info = {"task": "tagging", "vocab_size": data_cfg.vocab_size + 1, "feature_dim": None,
           "num_classes": NUM_TAGS}
   return splits, info

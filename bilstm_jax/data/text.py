@@ -19,7 +19,15 @@ import re
 import numpy as np
 
 from bilstm_jax.config import ConfigError
-from bilstm_jax.data import builders, catalog, chars, token_features, vocab, word_dropout
+from bilstm_jax.data import (
+  builders,
+  catalog,
+  chars,
+  subsets,
+  token_features,
+  vocab,
+  word_dropout,
+)
 from bilstm_jax.data.batching import ArrayDataset
 from bilstm_jax.data.builders import Example, conll, conllu, sentences
 
@@ -163,6 +171,8 @@ def load_text_task(data_cfg, workdir: str | None) -> tuple[dict[str, ArrayDatase
                       + ", ".join(UNSEEN_LABEL))
   word_dropout.check_word_dropout(data_cfg.word_dropout, data_cfg.word_dropout_alpha)
   examples = make_splits(raw, data_cfg)
+  examples["train"] = subsets.take(
+      examples["train"], subsets.train_indices(len(examples["train"]), data_cfg.train_fraction))
   tokens = {split: _tokens(split, exs, task, data_cfg.lowercase)
             for split, exs in examples.items()}
 

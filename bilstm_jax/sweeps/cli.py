@@ -238,7 +238,8 @@ def cmd_table(args) -> int:
                           "local", "--workers", "2"]) + "  # or --backend slurm",
               _table_command(args)]
   paths, report, cells = tables.write_tables(name, spec.table, runs, args.tables_dir,
-                                             status=sweep_rows.run_status, commands=commands)
+                                             status=sweep_rows.run_status, commands=commands,
+                                             test=args.test, alpha=args.alpha)
   print(report)
   print("wrote " + ", ".join(paths))
   from bilstm_jax.sweeps import table_tracking  # pylint: disable=import-outside-toplevel
@@ -289,6 +290,13 @@ def build_parser() -> argparse.ArgumentParser:
   table.add_argument("--sweep-dir", default="runs")
   table.add_argument("--tables-dir", default="tables")
   table.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=set_help)
+  table.add_argument("--test", default="bootstrap",
+                     choices=("bootstrap", "randomization", "welch"),
+                     help="how each row is compared with its column's best: a paired test over "
+                          "the test examples (the runs' saved predictions) or Welch's t over "
+                          "seed scores (default: %(default)s)")
+  table.add_argument("--alpha", type=float, default=0.05,
+                     help="significance level after Holm-Bonferroni (default: %(default)s)")
 
   row = sub.add_parser("row", help="run one manifest row (what slurm/array.sbatch calls)")
   row.add_argument("manifest")

@@ -79,14 +79,19 @@ def about_markdown(name: str, runs: pd.DataFrame, commands: list[str], repeats: 
 
 
 def write_provenance(base: str, name: str, frame: pd.DataFrame, runs: list[plan.Run],
-                     commands: list[str], values: list[str] | None = None) -> list[str]:
+                     commands: list[str], values: list[str] | None = None,
+                     significance: list[str] | None = None) -> list[str]:
   """Writes <base>.runs.csv and <base>.about.md (atomically: files.py); returns their paths.
-  `frame` has one row per run (tables.per_run); `values` names its value columns."""
+  `frame` has one row per run (tables.per_run); `values` names its value columns;
+  `significance` is about.md's section on the tests (table_significance.report_lines)."""
   planned = runs_frame(frame, runs, name)
   columns = ["run_name", "seed", "status", *(values or ["value"]), "wall_time_s", "git_commit",
              "git_dirty", "machine", "command"]
   with files.atomic_open(base + ".runs.csv") as f:
     planned[columns].to_csv(f, index=False)
   repeats = int((frame["planned"] == 0).sum())
-  files.atomic_write_text(base + ".about.md", about_markdown(name, planned, commands, repeats))
+  about = about_markdown(name, planned, commands, repeats)
+  if significance:
+    about += "\n" + "\n".join(significance) + "\n"
+  files.atomic_write_text(base + ".about.md", about)
   return [base + ".runs.csv", base + ".about.md"]

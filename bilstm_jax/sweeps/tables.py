@@ -16,11 +16,13 @@ from typing import Callable
 import pandas as pd
 
 from bilstm_jax import files
-from bilstm_jax.sweeps import naming, plan, table_plot, table_provenance
+from bilstm_jax.sweeps import naming, plan, table_plot, table_provenance, table_significance
 from bilstm_jax.sweeps import spec as sweep_lib
 from bilstm_jax.training import metric_direction, run_files
 
 MISSING = "–"
+# Not significantly worse than the column's best (table_significance.py), by output format.
+DAGGER = {" ± ": "†", r" \pm ": r"^{\dagger}"}
 
 
 def _label(run: plan.Run, key: str) -> str:
@@ -46,8 +48,9 @@ def _number(results: dict, key: str) -> float:
 def collect(runs: list[plan.Run], table: sweep_lib.Table,
             status: Callable[[plan.Run], str] = default_status) -> pd.DataFrame:
   """One row per row of the sweep (and per metric, for Table.metrics): its table labels, seed,
-  status and metric value (NaN if none), and from its results.json the wall time, commit (and whether it had uncommitted
-  edits), machine and when it was written (for the provenance files). A row that repeats
+  status and metric value (NaN if none), and from its results.json the wall time, commit (and
+  whether it had uncommitted edits), machine and when it was written (for the provenance
+  files). A row that repeats
   another row's model (Run.same_as) is not planned: its `alias` says which row it equals."""
   by_name = {run.run_name: run for run in runs}
   records = []
@@ -120,7 +123,8 @@ def _fmt_cell(cell, digits: int, bold: Callable[[str], str] | None, pm: str) -> 
   text = f"{cell['mean']:.{digits}f}"
   if n > 1:
     text += f"{pm}{cell['std']:.{digits}f}"
-  return f"{bold(text) if bold else text} {count}"
+  dagger = DAGGER.get(pm, "") if cell.get("dagger", False) else ""
+  return f"{bold(text) if bold else text}{dagger} {count}"
 
 
 def _grid(cells: pd.DataFrame, table: sweep_lib.Table):
@@ -220,6 +224,11 @@ def to_markdown(name: str, frame: pd.DataFrame, cells: pd.DataFrame,
   lines += ["", (f"{metrics_text(table)}: mean ± std over seeds (n runs; n/planned where runs "
                  f"are missing); bold: {direction} per column{order}. {done} of {planned} runs "
                  "done.")]
+  if "test" in cells and cells["test"].astype(bool).any():
+    lines += ["", (f"†: not significantly worse than the column's best ({_test_text(cells)}, "
+                   "Holm-Bonferroni over the column's rows, alpha "
+                   f"{cells.attrs.get('alpha', '')}); p-values and 95% intervals in "
+                   f"{name}.about.md.")]
   notes = _alias_notes(frame)
   if notes:
     lines += [""] + notes
@@ -228,6 +237,14 @@ def to_markdown(name: str, frame: pd.DataFrame, cells: pd.DataFrame,
     lines += ["", f"Not in the table ({len(missing)} runs):", ""]
     lines += [f"- `{run_name}` (row {index}): {status}" for run_name, index, status in missing]
   return "\n".join(lines) + "\n"
+
+
+def _test_text(cells: pd.DataFrame) -> str:
+  used = sorted(set(cells["test"]) - {""})
+  names = {"bootstrap": "paired bootstrap over test examples",
+           "randomization": "approximate randomisation over test examples",
+           "welch": "Welch's t over seeds"}
+  return " / ".join(names[t] for t in used)
 
 
 def _tex_escape(text: str) -> str:
@@ -241,7 +258,9 @@ def to_latex(name: str, frame: pd.DataFrame, cells: pd.DataFrame, table: sweep_l
   rows, cols, grid = _grid(cells, table)
   header = _header(table, cols)
   spec = "l" * len(table.rows) + "r" * (len(header) - len(table.rows))
-  lines = [f"% {table.title or name}: {metrics_text(table)}, mean $\\pm$ std over seeds (n).",
+  lines = [f"% {table.title or name}: {metrics_text(table)}, mean $\\pm$ std over seeds "
+           "[95% interval of the mean] (n); $^\\dagger$: not significantly worse than the "
+           f"column's best ({name}.about.md).",
            "% Written by `bilstm-sweep table`; edit the sweep file, not this file.",
            f"\\begin{{tabular}}{{{spec}}}", r"\toprule",
            " & ".join(_tex_escape(h) for h in header) + r" \\", r"\midrule"]
@@ -260,7 +279,10 @@ def to_latex(name: str, frame: pd.DataFrame, cells: pd.DataFrame, table: sweep_l
         continue
       bold = _bold(cell, best[c], table, lambda t: f"\\mathbf{{{t}}}")
       value, _, count = _fmt_cell(cell, table.digits, bold, r" \pm ").rpartition(" ")
-      out.append(f"${value}$ {count}" if cell["n"] > 0 else f"-- {count}")
+      interval = ""
+      if not pd.isna(cell.get("ci_lo", math.nan)):
+        interval = f" [{cell['ci_lo']:.{table.digits}f}, {cell['ci_hi']:.{table.digits}f}]"
+      out.append(f"${value}${interval} {count}" if cell["n"] > 0 else f"-- {count}")
     lines.append(" & ".join(out) + r" \\")
   lines += [r"\bottomrule", r"\end{tabular}"]
   lines += [f"% {note}" for note in _alias_notes(frame)]
@@ -276,12 +298,16 @@ def to_latex(name: str, frame: pd.DataFrame, cells: pd.DataFrame, table: sweep_l
 
 def write_tables(name: str, table: sweep_lib.Table, runs: list[plan.Run], tables_dir: str,
                  status: Callable[[plan.Run], str] = default_status,
-                 commands: list[str] | None = None):
+                 commands: list[str] | None = None,
+                 test: str = table_significance.DEFAULT_TEST,
+                 alpha: float = table_significance.DEFAULT_ALPHA):
   """Writes <tables_dir>/<name>.{md,tex,png}, and with `commands` (those that rebuild the table)
   <name>.{runs.csv,about.md} (table_provenance.py), each atomically (files.py); returns (paths,
-  the Markdown, the cells)."""
+  the Markdown, the cells). Each column's rows are tested against its best row (`test`,
+  `alpha`: table_significance.py) and marked † where not significantly worse."""
   frame = collect(runs, table, status)
-  cells = aggregate(frame, table)
+  cells = table_significance.annotate(frame, aggregate(frame, table), table, test, alpha)
+  cells.attrs["alpha"] = alpha
   base = os.path.join(tables_dir, name)
   markdown = to_markdown(name, frame, cells, table)
   files.atomic_write_text(base + ".md", markdown)
@@ -289,6 +315,7 @@ def write_tables(name: str, table: sweep_lib.Table, runs: list[plan.Run], tables
   table_plot.plot(name, cells, _grid, table, base + ".png")
   paths = [base + ".md", base + ".tex", base + ".png"]
   if commands is not None:
-    paths += table_provenance.write_provenance(base, name, per_run(frame, table), runs,
-                                               commands, list(table.metrics) or ["value"])
+    paths += table_provenance.write_provenance(
+        base, name, per_run(frame, table), runs, commands, list(table.metrics) or ["value"],
+        table_significance.report_lines(cells, table, test, alpha))
   return paths, markdown, cells

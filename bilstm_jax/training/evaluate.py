@@ -11,6 +11,7 @@ from jax.experimental import multihost_utils
 
 from bilstm_jax.data import batching
 from bilstm_jax.training import crf_loss, ctc_loss, metrics, parallel
+from bilstm_jax.training import predictions as predictions_lib
 from bilstm_jax.training import spans as spans_lib
 
 
@@ -67,50 +68,65 @@ def metric_names(info: dict, split: str, coarse: bool, beam: bool = False) -> li
 
 def _transcripts(predicted, batch, log_probs_fn, params, placed, beam_width: int):
   """(references, greedy strings, beam strings or None) of the batch's real rows."""
-  tokens, token_lengths = (np.asarray(multihost_utils.process_allgather(x, tiled=True))
-                           for x in predicted)
+  tokens, token_lengths = (_gathered(x) for x in predicted)
   rows = np.flatnonzero(batch["mask"])
   refs = [batch["labels"][r, :batch["label_lengths"][r]].tolist() for r in rows]
   greedy = [tokens[r, :token_lengths[r]].tolist() for r in rows]
   beam = None
   if beam_width:
-    log_probs = np.asarray(multihost_utils.process_allgather(log_probs_fn(params, placed),
-                                                             tiled=True))
+    log_probs = _gathered(log_probs_fn(params, placed))
     beam = [ctc_loss.ctc.prefix_beam_search(log_probs[r, :batch["lengths"][r]], beam_width,
                                             blank=ctc_loss.BLANK)[0] for r in rows]
   return refs, greedy, beam
 
 
+def _gathered(x) -> np.ndarray:
+  return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+
+
 def evaluate(eval_fns, params, dataset, *, batch_size: int, boundaries, split: str, mesh,
-             info: dict, beam_width: int = 0) -> dict[str, float]:
+             info: dict, beam_width: int = 0,
+             keep: predictions_lib.Collector | None = None) -> dict[str, float]:
   """Every example of `dataset` once (padding rows masked); loss/accuracy means, and span
   precision/recall/F1 when the tags are BIO (info['scheme'] == 'bio'), the frame error rate
   of framewise labels (info['frames']), and label/sequence error rates of transcriptions
-  (greedy, and with beam_width > 0 the prefix beam search's as well)."""
+  (greedy, and with beam_width > 0 the prefix beam search's as well). `keep` receives every
+  example's prediction (training/predictions.py)."""
   sums_fn, predict_fn, log_probs_fn = eval_fns
   spans = info.get("scheme") == "bio"  # per-type F1 too: split/span_f1_<TYPE>
   transcribe = info.get("task") == "transcription"
+  per_step = spans or info.get("task") == "tagging"  # tags per token or frame
   label_names = info.get("label_names")
   totals = None
   counts = collections.Counter()
   refs, greedy, beam = [], [], []
-  for batch in batching.eval_batches(dataset, batch_size, boundaries):
+  for members, batch in batching.indexed_eval_batches(dataset, batch_size, boundaries):
     placed = parallel.shard_batch(batch, mesh)
     sums = sums_fn(params, placed)
     totals = sums if totals is None else jax.tree_util.tree_map(jnp.add, totals, sums)
+    rows = np.flatnonzero(batch["mask"])
     if transcribe:
       batch_refs, batch_greedy, batch_beam = _transcripts(
           predict_fn(params, placed), batch, log_probs_fn, params, placed, beam_width)
       refs += batch_refs
       greedy += batch_greedy
       beam += batch_beam or []
-    if spans:
-      preds = np.asarray(multihost_utils.process_allgather(predict_fn(params, placed), tiled=True))
-      for row in np.flatnonzero(batch["mask"]):
+      if keep is not None:
+        keep.add_strings(members, batch_refs, batch_greedy, batch_beam)
+    elif per_step and (spans or keep is not None):
+      preds = _gathered(predict_fn(params, placed))
+      for row in rows:
         n = batch["lengths"][row]
-        gold = [label_names[t] for t in batch["labels"][row, :n]]
-        pred = [label_names[t] for t in preds[row, :n]]
-        counts.update(spans_lib.span_counts(gold, pred))
+        if spans:
+          gold = [label_names[t] for t in batch["labels"][row, :n]]
+          pred = [label_names[t] for t in preds[row, :n]]
+          counts.update(spans_lib.span_counts(gold, pred))
+      if keep is not None:
+        keep.add_tags(members, [batch["labels"][r, :batch["lengths"][r]] for r in rows],
+                      [preds[r, :batch["lengths"][r]] for r in rows])
+    elif keep is not None:  # classification: the class and its probabilities
+      probs = np.exp(_gathered(log_probs_fn(params, placed)))
+      keep.add_classes(members, batch["labels"][rows], probs[rows])
   results = metrics.summarize(jax.device_get(totals), split)
   if info.get("frames"):
     results[f"{split}/frame_error_rate"] = 1.0 - results[f"{split}/accuracy"]

@@ -1,8 +1,9 @@
-"""A run's finish: val and test at the best checkpoint, then results.json and W&B's summary."""
+"""A run's finish: val and test at the best checkpoint (metrics and every example's prediction),
+then results.json and W&B's summary."""
 
 from __future__ import annotations
 
-from bilstm_jax.training import run_files
+from bilstm_jax.training import predictions, run_files
 from bilstm_jax.training.setup import Run, say
 from bilstm_jax.training.state import RunState, eval_params, params_sha256
 
@@ -11,15 +12,19 @@ def finish(run: Run) -> dict:
   """Evaluates the best checkpoint on val and test and writes the results; returns them."""
   best_state, best_meta = run.ckpts.restore_best(run.state)
   best = RunState.from_dict(best_meta)
-  final = {}
+  final, saved = {}, {}
   for split in ("val", "test"):
-    final.update(run.evaluate(eval_params(best_state), split, final=True))
+    keep = predictions.Collector(run.info.get("label_names"))
+    final.update(run.evaluate(eval_params(best_state), split, final=True, keep=keep))
+    if run.is_main:
+      saved[split] = predictions.write(run.workdir, split, keep)
   state, progress = run.state, run.progress
   results = {
       "best_step": best.best_step,
       "best_metric": run.config.eval_metric,
       "best_value": best.best_metric,
       **final,
+      "predictions": saved,  # per example, relative to the run directory
       "final_step": int(state.step),
       "wall_time_s": progress.train_time_s,
       "train_tokens_per_s": progress.train_tokens / max(progress.train_time_s, 1e-9),

@@ -21,6 +21,7 @@ from bilstm_jax.training import (
   metrics,
   optimizer,
   parallel,
+  predictions,
   run_files,
   writer,
 )
@@ -89,14 +90,16 @@ class Run:
   def train_batch(self, step: int):
     return host_batch(self.stream, step, self.config.data, self.config.seed, self.info)
 
-  def evaluate(self, params, split: str, final: bool = False) -> dict[str, float]:
+  def evaluate(self, params, split: str, final: bool = False,
+               keep: predictions.Collector | None = None) -> dict[str, float]:
     """Metrics of `split`; `final` (the best checkpoint's evaluation) adds the CTC head's beam
-    search, too slow on the host for every periodic evaluation."""
+    search, too slow on the host for every periodic evaluation; `keep` collects every
+    example's prediction."""
     batch_size = data.batching.round_up(self.config.eval_batch_size, jax.device_count())
     beam_width = self.config.model.ctc_beam_width if (final and self.ctc) else 0
     return evaluate.evaluate(self.eval_fns, params, self.splits[split], batch_size=batch_size,
                              boundaries=self.stream.boundaries, split=split, mesh=self.mesh,
-                             info=self.info, beam_width=beam_width)
+                             info=self.info, beam_width=beam_width, keep=keep)
 
   def save(self, kind: str, step: int, first_unchecked: int) -> None:
     """Saves the state after `step` as the 'latest' or 'best' checkpoint, refusing parameters
