@@ -6,14 +6,14 @@ Run it (the data folder's fsdd/ holds the FSDD recordings):
   bilstm-sweep run experiments/digits_framewise.py --backend local --workers 2 \\
       --set data.source_dir=<data>/fsdd
   bilstm-sweep table experiments/digits_framewise.py --set data.source_dir=<data>/fsdd
-Grids: `cpu` (the default: 30 runs of configs/connected_digits.py:framewise) and `paper` (wider
-layers, the config's steps doubled) for a cluster.
+Grids: `cpu` (the default: 30 runs of configs/connected_digits.py:framewise, 1,500 steps) and
+`paper` (wider layers, the config's steps doubled) for a cluster.
 """
 
 from bilstm_jax.sweeps import spec as sweep
 
 GRIDS = {
-    "cpu": {"units": [32, 96], "fixed": []},
+    "cpu": {"units": [32, 96], "fixed": [("total_steps", [1500])]},
     "paper": {"units": [128, 256], "fixed": [("total_steps", [4000])]},
 }
 # (model.bidirectional, model.target_delay): the delays of the unidirectional net, then the

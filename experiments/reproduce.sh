@@ -11,9 +11,11 @@ shift
 declare -A SOURCE=(
   [trec]=trec [trec_pooling]=trec [trec_chars]=trec [trec_search]=trec
   [ud_pos_chars]=ud_english_ewt [ud_pos]=ud_english_ewt
-  [sst2]=sst/stsa.binary [sst2_pooling]=sst/stsa.binary [fsdd]=fsdd [conll2003]=conll2003)
+  [sst2]=sst/stsa.binary [sst2_pooling]=sst/stsa.binary [fsdd]=fsdd [conll2003]=conll2003
+  [digits_ctc]=fsdd [digits_framewise]=fsdd)
 sweeps=("$@")
-[ ${#sweeps[@]} -gt 0 ] || sweeps=(trec trec_pooling trec_chars ud_pos_chars ud_pos sst2 sst2_pooling fsdd conll2003)
+[ ${#sweeps[@]} -gt 0 ] || sweeps=(trec trec_pooling trec_chars ud_pos_chars ud_pos sst2 sst2_pooling fsdd conll2003
+  digits_ctc digits_framewise)
 export WANDB_MODE=${WANDB_MODE:-disabled}
 # JAX's persistent compilation cache: the seeds of a row (and rows that share shapes) reuse the
 # compiled train/eval steps instead of compiling every bucket again. Keyed by program and
