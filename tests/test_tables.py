@@ -261,3 +261,27 @@ def test_table_is_logged_to_the_wandb_group_offline(tmp_path, monkeypatch):
   table_tracking.log_table("t", cells, str(png), cfg, str(tmp_path / "sweep"))
   runs = os.listdir(tmp_path / "sweep" / "wandb")
   assert any(r.startswith("offline-run-") for r in runs)
+
+
+def test_a_learning_curve_plots_against_its_numeric_key(tmp_path, monkeypatch):
+  table = sweep.Table(metric="test/accuracy", rows=("model.bidirectional",),
+                      cols=("data.train_fraction",), plot_x="data.train_fraction")
+  rows = sweep.product(("data.train_fraction", [0.0625, 0.25, 1.0]),
+                       ("model.bidirectional", [False, True]))
+  runs = [plan.Run(i, n, "c.py", r, str(tmp_path / n))
+          for i, (r, n) in enumerate(zip(rows, naming.run_names(rows)))]
+  for run in runs:
+    acc = 0.5 + 0.3 * run.overrides["data.train_fraction"] + 0.1 * run.overrides[
+        "model.bidirectional"]
+    run_files.write_results(_mkdir(run.workdir), {"test/accuracy": acc})
+  drawn = {}
+
+  def spy(ax, done, keys, x_key):
+    drawn["x"] = (x_key, sorted(done[x_key].astype(float)))
+
+  monkeypatch.setattr(tables.table_plot, "_by_numeric", spy)
+  paths, _, _ = tables.write_tables("lc", table, runs, str(tmp_path / "tables"))
+  assert drawn["x"] == ("data.train_fraction", [0.0625, 0.0625, 0.25, 0.25, 1.0, 1.0])
+  assert os.path.getsize(paths[2]) > 0
+  with pytest.raises(ValueError, match="plot_x='model.units' must be one of"):
+    sweep.Table(rows=("model.merge",), plot_x="model.units")

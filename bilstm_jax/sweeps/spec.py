@@ -112,6 +112,10 @@ class Table:
   # each is a value of the column key METRIC_KEY, which `cols` must then hold; `metric` is
   # ignored. The best cell is bold per column, by that column's metric.
   metrics: tuple[str, ...] = ()
+  # The plot's numeric x axis (a row or column key, e.g. "data.train_fraction" for a learning
+  # curve): the metric against it, one line per combination of the other keys. "" plots
+  # against model.units when it varies, else one point per row.
+  plot_x: str = ""
 
   def __post_init__(self):
     object.__setattr__(self, "rows", tuple(self.rows))
@@ -126,6 +130,9 @@ class Table:
                        f"then: metrics={self.metrics} rows={self.rows} cols={self.cols}")
     if self.metrics:
       object.__setattr__(self, "metric", self.metrics[0])
+    if self.plot_x and self.plot_x not in self.rows + self.cols:
+      raise ValueError(f"plot_x={self.plot_x!r} must be one of the table's keys: "
+                       f"rows={self.rows} cols={self.cols}")
     if self.sort_by and self.cols:
       raise ValueError(f"sort_by={self.sort_by!r} orders the rows of a one-column table; "
                        f"drop cols={self.cols}")

@@ -28,16 +28,20 @@ def col_name(col: tuple, table: sweep_lib.Table) -> str:
   return ", ".join(f"{short_key(k)}={v}" for k, v in zip(table.cols, col))
 
 
-def _by_units(ax, done: pd.DataFrame, keys: list[str]) -> None:
-  """Metric vs units, one line per combination of the other keys."""
-  others = [k for k in keys if k != _UNITS_KEY]
+def _by_numeric(ax, done: pd.DataFrame, keys: list[str], x_key: str) -> None:
+  """Metric vs a numeric key (units, a training fraction), one line per combination of the
+  other keys; a key that spans more than a factor of 8 gets a log axis."""
+  others = [k for k in keys if k != x_key]
   groups = done.groupby(others, sort=False) if others else [((), done)]
   for label, group in groups:
     label = label if isinstance(label, tuple) else (label,)
-    group = group.assign(x=pd.to_numeric(group[_UNITS_KEY], errors="coerce")).sort_values("x")
+    group = group.assign(x=pd.to_numeric(group[x_key], errors="coerce")).sort_values("x")
     ax.errorbar(group["x"], group["mean"], yerr=group["std"].fillna(0.0), marker="o",
                 capsize=3, label=", ".join(f"{short_key(k)}={v}" for k, v in zip(others, label)))
-  ax.set_xlabel("units")
+  xs = pd.to_numeric(done[x_key], errors="coerce")
+  if xs.min() > 0 and xs.max() / xs.min() > 8:
+    ax.set_xscale("log", base=2)
+  ax.set_xlabel(short_key(x_key))
   if others:
     ax.legend(fontsize=8)
 
@@ -71,8 +75,8 @@ def _by_row(ax, name: str, rows, cols, grid, table: sweep_lib.Table) -> None:
 
 def plot(name: str, cells: pd.DataFrame, grid_of, table: sweep_lib.Table, path: str) -> None:
   """With `sort_by`: the metric against the sort metric, one point per row (does the pick's
-  metric predict the reported one?). Else metric vs units (one line per other key
-  combination) when units takes several values, or one point per table row and one series
+  metric predict the reported one?). Else metric vs `plot_x`, or vs units when units takes
+  several values (one line per other key combination), or one point per table row and one series
   per column. Error bars: std over seeds. The y axis spans the data (not 0), so differences of
   a point stay visible. `grid_of(cells)` is tables._grid."""
   fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
@@ -83,8 +87,10 @@ def plot(name: str, cells: pd.DataFrame, grid_of, table: sweep_lib.Table, path: 
     ax.errorbar(done["sort"], done["mean"], yerr=done["std"].fillna(0.0), marker="o",
                 linestyle="none", capsize=3)
     ax.set_xlabel(f"{table.sort_by} (mean over seeds)")
+  elif table.plot_x:
+    _by_numeric(ax, done, keys, table.plot_x)
   elif _UNITS_KEY in keys and done[_UNITS_KEY].nunique() > 1:
-    _by_units(ax, done, keys)
+    _by_numeric(ax, done, keys, _UNITS_KEY)
   else:
     _by_row(ax, name, *grid_of(cells, table), table)
   ax.set_ylabel(", ".join(table.all_metrics))
