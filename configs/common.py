@@ -17,7 +17,8 @@ def base_config() -> ml_collections.ConfigDict:
   config.data.source_dir = ml_collections.FieldReference(None, field_type=str)
   config.data.format = ml_collections.FieldReference(None, field_type=str)
   # formats: conllu | conll | label_sentence | trec | polarity | audio_folder |
-  # connected_digits (digit strings joined from an FSDD-style folder, see below)
+  # connected_digits (digit strings joined from an FSDD-style folder, see below) |
+  # sst_trees (the Stanford Sentiment Treebank's bracketed trees, data.sst_classes/sst_phrases)
   config.data.tfds_name = ml_collections.FieldReference(None, field_type=str)
   config.data.tfds_data_dir = ml_collections.FieldReference(None, field_type=str)
   config.data.cache_dir = ml_collections.FieldReference(None, field_type=str)  # None: ~/.cache/bilstm_jax
@@ -36,6 +37,11 @@ def base_config() -> ml_collections.ConfigDict:
   config.data.test_files = ""
   # polarity: "<class>=<files>,...", e.g. "pos=rt-polarity.pos,neg=rt-polarity.neg".
   config.data.class_files = ""
+  # sst_trees (the treebank's trainDevTestTrees_PTB.zip): 2 (SST-2: neutral dropped, 0-1
+  # negative, 3-4 positive) | 5 (SST-1); with sst_phrases train is every distinct labelled
+  # phrase of the training trees, sentences included (val and test: sentences only).
+  config.data.sst_classes = 2
+  config.data.sst_phrases = True
   config.data.unseen_label = "error"  # a dev/test label unseen in train: error | oov
   config.data.val_fraction = 0.1  # carved from train when a dataset has no validation split
   # Train on this share of the training split (learning curves): a fixed subset, the same for

@@ -8,7 +8,11 @@ or stsa.fine; `:fine` sets the 5-class task up for the latter).
 Without source_dir it reads TFDS `glue/sst2` (phrase-level train; its validation set becomes
 the test set because GLUE hides test labels).
 Expected on 2 CPU cores: ~4 min; test accuracy ~0.80-0.83.
-Variants: `:smoke`, `:fine`.
+`:trees` reads the treebank itself (data.format=sst_trees, source_dir <data>/sst, the folder
+holding trainDevTestTrees_PTB.zip) and trains on every labelled phrase of the training trees
+(data.sst_phrases; dev and test are whole sentences), as Kim 2014 and Tai et al. 2015 do;
+`:trees,fine` is SST-1 (5 classes).
+Variants: `:smoke`, `:fine`, `:trees`.
 """
 
 from . import common
@@ -16,7 +20,7 @@ from . import common
 
 def get_config(arg=None):
   config = common.base_config()
-  options = common.parse_arg(arg, flags=("smoke", "fine"))
+  options = common.parse_arg(arg, flags=("smoke", "fine", "trees"))
   config.data.name = "text"
   config.data.task = "classification"
   config.data.format = "label_sentence"
@@ -37,6 +41,14 @@ def get_config(arg=None):
   config.schedule.warmup_steps = 100
   config.optim.learning_rate = 1e-3
   config.optim.weight_decay = 1e-3
+  if options.get("trees"):
+    config.data.format = "sst_trees"
+    config.data.sst_classes = 5 if options.get("fine") else 2
+    config.data.sst_phrases = True
+    # ~77,000 (SST-2) or ~157,000 (SST-1) distinct phrases, most of them a few words long.
+    config.total_steps = 6000
+    config.eval_every_steps = 500
+    config.ckpt_every_steps = 500
   if options.get("smoke"):
     common.apply_smoke(config)
   config.lock()

@@ -29,10 +29,11 @@ from bilstm_jax.data import (
   word_dropout,
 )
 from bilstm_jax.data.batching import ArrayDataset
-from bilstm_jax.data.builders import Example, conll, conllu, sentences
+from bilstm_jax.data.builders import Example, conll, conllu, sentences, sst_trees
 
 FORMAT_TASKS = {"conllu": "tagging", "conll": "tagging", "label_sentence": "classification",
-                "trec": "classification", "polarity": "classification"}
+                "trec": "classification", "polarity": "classification",
+                "sst_trees": "classification"}
 UNSEEN_LABEL = ("error", "oov")
 SPLIT_SEED = 0
 DEFAULT_CACHE_DIR = "~/.cache/bilstm_jax"
@@ -47,6 +48,12 @@ def tfds_data_dir(data_cfg) -> str:
 
 def _check_file_keys(data_cfg, fmt: str) -> None:
   """The explicit file keys and data.feature_columns fit the format (one error each)."""
+  if fmt == "sst_trees" and (data_cfg.train_files or data_cfg.val_files or data_cfg.test_files
+                             or data_cfg.class_files):
+    raise ConfigError("config keys data.train_files/val_files/test_files and data.class_files "
+                      "name files; data.format=sst_trees reads the treebank's trees/train.txt, "
+                      "dev.txt and test.txt from data.source_dir (the zip or its folder): set "
+                      "them to ''")
   if fmt == "polarity" and (data_cfg.train_files or data_cfg.val_files or data_cfg.test_files):
     raise ConfigError("config keys data.train_files/val_files/test_files name split files; "
                       "data.format=polarity reads one file per class: set data.class_files")
@@ -73,7 +80,10 @@ def read_examples(data_cfg) -> tuple[dict[str, list[Example]], str]:
                       f"or data.*_files: {', '.join(FORMAT_TASKS)}")
   _check_file_keys(data_cfg, fmt)
   data_dir = tfds_data_dir(data_cfg)
-  if fmt in FEATURE_FORMATS:
+  if fmt == "sst_trees":
+    splits = sst_trees.read_sst_trees(data_cfg.source_dir, data_dir, data_cfg.sst_classes,
+                                      data_cfg.sst_phrases)
+  elif fmt in FEATURE_FORMATS:
     read = conllu.read_conllu_folder if fmt == "conllu" else conll.read_conll_folder
     splits = read(data_cfg.source_dir, data_cfg.label_column, data_dir,
                   feature_columns=data_cfg.feature_columns, file_keys=file_keys)
