@@ -2,6 +2,7 @@
 
 import os
 import shlex
+import shutil
 
 import pandas as pd
 import pytest
@@ -285,3 +286,29 @@ def test_a_learning_curve_plots_against_its_numeric_key(tmp_path, monkeypatch):
   assert os.path.getsize(paths[2]) > 0
   with pytest.raises(ValueError, match="plot_x='model.units' must be one of"):
     sweep.Table(rows=("model.merge",), plot_x="model.units")
+
+
+def test_a_table_is_rebuilt_from_its_runs_csv_when_the_run_dirs_are_gone(tmp_path):
+  runs = _fabricate(tmp_path)
+  commands = ["bilstm-sweep table t.py"]
+  paths, before, _ = tables.write_tables("t", TABLE, runs, str(tmp_path / "tables"),
+                                         sweep_rows.run_status, commands=commands)
+  csv_before, about_path = _read(paths[3]), paths[4]
+  shutil.rmtree(tmp_path / "runs")
+  from bilstm_jax.sweeps import table_csv  # pylint: disable=import-outside-toplevel
+  read = table_csv.results_from_csv(paths[3], TABLE)
+  for _ in range(2):  # twice: the section is replaced, not appended again
+    _, after, cells = tables.write_tables("t", TABLE, runs, str(tmp_path / "tables"),
+                                          results_of=read)
+    table_csv.put_section(about_path, tables.table_significance.report_lines(
+        cells, TABLE, "welch", 0.05))
+  body = [line for line in before.splitlines() if line.startswith("| concat") or
+          line.startswith("| sum")]
+  assert body and all(line in after.splitlines() for line in body)
+  assert _read(paths[3]) == csv_before  # the record of the runs is left alone
+  about = _read(about_path)
+  assert about.count("## Significance") == 1 and about.startswith("# How `t` was made")
+  assert "[0.7829, 1.0371]" in about  # concat, 1 layer: two seeds' 95% interval
+  with pytest.raises(ValueError, match="has no column test/per"):
+    table_csv.results_from_csv(paths[3], sweep.Table(metrics=("test/per",),
+                                                     cols=(sweep.METRIC_KEY,)))

@@ -237,9 +237,20 @@ def cmd_table(args) -> int:
   commands = [shlex.join(["bilstm-sweep", "run", args.sweep_file, *_set_args(args), "--backend",
                           "local", "--workers", "2"]) + "  # or --backend slurm",
               _table_command(args)]
+  results_of = None
+  if args.values_from:  # a committed table whose run directories are gone
+    from bilstm_jax.sweeps import table_csv  # pylint: disable=import-outside-toplevel
+    results_of, commands = table_csv.results_from_csv(args.values_from, spec.table), None
+    args.test = "welch"  # the predictions a paired test needs went with the run directories
   paths, report, cells = tables.write_tables(name, spec.table, runs, args.tables_dir,
                                              status=sweep_rows.run_status, commands=commands,
-                                             test=args.test, alpha=args.alpha)
+                                             test=args.test, alpha=args.alpha,
+                                             results_of=results_of)
+  if args.values_from:
+    about = os.path.join(args.tables_dir, f"{name}.about.md")
+    table_csv.put_section(about, tables.table_significance.report_lines(
+        cells, spec.table, args.test, args.alpha))
+    paths.append(about)
   print(report)
   print("wrote " + ", ".join(paths))
   from bilstm_jax.sweeps import table_tracking  # pylint: disable=import-outside-toplevel
@@ -297,6 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "seed scores (default: %(default)s)")
   table.add_argument("--alpha", type=float, default=0.05,
                      help="significance level after Holm-Bonferroni (default: %(default)s)")
+  table.add_argument("--values-from", default=None, metavar="RUNS_CSV",
+                     help="read each run's value from a committed <sweep>.runs.csv instead of "
+                          "the run directories (gone); writes the table and about.md's "
+                          "Significance section, Welch's t only")
 
   row = sub.add_parser("row", help="run one manifest row (what slurm/array.sbatch calls)")
   row.add_argument("manifest")

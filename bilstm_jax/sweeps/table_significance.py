@@ -177,7 +177,7 @@ def annotate(frame: pd.DataFrame, cells: pd.DataFrame, table, test: str = DEFAUL
       if tuple(cell[k] for k in col_keys) == col and row in result:
         c = result[row]
         cells.loc[i, ["p", "raw_p", "welch_p"]] = [c.p, c.raw_p, c.welch_p]
-        cells.loc[i, "test"] = c.test
+        cells.loc[i, "test"] = "" if row == best else c.test  # the best row is not tested
         cells.loc[i, "dagger"] = c.same_as_best and row != best
         cells.loc[i, "best"] = row == best
   return cells
@@ -191,8 +191,9 @@ def report_lines(cells: pd.DataFrame, table, test: str, alpha: float,
             "randomization": f"approximate randomisation over test examples ({resamples} "
                              "shuffles; Noreen 1989)",
             "welch": "Welch's t over seed scores (one-sided)"}[test]
-  method = (f"Each row is compared with its column's best row by {paired}; a row's seeds' "
-            "predictions are pooled per example. p-values are Holm-Bonferroni corrected within "
+  pooled = "" if test == "welch" else "; a row's seeds' predictions are pooled per example"
+  method = (f"Each row is compared with its column's best row by {paired}{pooled}. "
+            "p-values are Holm-Bonferroni corrected within "
             f"each column; † marks a row whose corrected p >= alpha = {alpha} (not "
             "significantly worse than the best). Rows whose runs saved no predictions use "
             "Welch's t over seed scores instead (column 'test'); a comparison with a single "

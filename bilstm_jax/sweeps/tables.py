@@ -46,16 +46,19 @@ def _number(results: dict, key: str) -> float:
 
 
 def collect(runs: list[plan.Run], table: sweep_lib.Table,
-            status: Callable[[plan.Run], str] = default_status) -> pd.DataFrame:
+            status: Callable[[plan.Run], str] = default_status,
+            results_of: Callable[[plan.Run], dict | None] | None = None) -> pd.DataFrame:
   """One row per row of the sweep (and per metric, for Table.metrics): its table labels, seed,
   status and metric value (NaN if none), and from its results.json the wall time, commit (and
   whether it had uncommitted edits), machine and when it was written (for the provenance
   files). A row that repeats
-  another row's model (Run.same_as) is not planned: its `alias` says which row it equals."""
+  another row's model (Run.same_as) is not planned: its `alias` says which row it equals.
+  `results_of` replaces reading each run's results.json (table_csv.results_from_csv)."""
   by_name = {run.run_name: run for run in runs}
   records = []
+  read = results_of or (lambda run: run_files.read_results(run.workdir))
   for run in runs:
-    results = None if run.same_as else run_files.read_results(run.workdir)
+    results = None if run.same_as else read(run)
     path = os.path.join(run.workdir, run_files.RESULTS_FILE)
     for metric in table.all_metrics:  # one record per run and metric (Table.metrics)
       records.append(_record(run, by_name, table, metric, results, path, status))
@@ -83,7 +86,7 @@ def _record(run: plan.Run, by_name: dict, table: sweep_lib.Table, metric: str,
       "alias": _alias(run, by_name[run.same_as], table) if run.same_as else "",
       "sort": _number(saved, table.sort_by) if table.sort_by else math.nan,
       "wall_time_s": saved.get("wall_time_s"),
-      "finished_at": os.path.getmtime(path) if results is not None else None,
+      "finished_at": os.path.getmtime(path) if os.path.exists(path) else None,
       "git_commit": saved.get("git_commit"), "git_dirty": saved.get("git_dirty"),
       "machine": saved.get("machine")}
 
@@ -300,12 +303,13 @@ def write_tables(name: str, table: sweep_lib.Table, runs: list[plan.Run], tables
                  status: Callable[[plan.Run], str] = default_status,
                  commands: list[str] | None = None,
                  test: str = table_significance.DEFAULT_TEST,
-                 alpha: float = table_significance.DEFAULT_ALPHA):
+                 alpha: float = table_significance.DEFAULT_ALPHA,
+                 results_of: Callable[[plan.Run], dict | None] | None = None):
   """Writes <tables_dir>/<name>.{md,tex,png}, and with `commands` (those that rebuild the table)
   <name>.{runs.csv,about.md} (table_provenance.py), each atomically (files.py); returns (paths,
   the Markdown, the cells). Each column's rows are tested against its best row (`test`,
   `alpha`: table_significance.py) and marked † where not significantly worse."""
-  frame = collect(runs, table, status)
+  frame = collect(runs, table, status, results_of)
   cells = table_significance.annotate(frame, aggregate(frame, table), table, test, alpha)
   cells.attrs["alpha"] = alpha
   base = os.path.join(tables_dir, name)
