@@ -18,12 +18,10 @@ per-frame labels and the digit strings in `<cache_dir>/features/...`. Two tasks:
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 from absl import logging
 
-from bilstm_jax import files
 from bilstm_jax.config import ConfigError
 from bilstm_jax.core import ctc
 from bilstm_jax.data import features, speech, subsets
@@ -82,17 +80,9 @@ def _featurize(builder, tfds_split: str, spec: features.FeatureSpec, resample: b
 
 
 def _cached(builder, tfds_split, spec, resample, feature_dir) -> dict:
-  path = os.path.join(feature_dir, f"{tfds_split}.npz")
-  if os.path.exists(path):
-    with np.load(path, allow_pickle=False) as cached:
-      return {key: cached[key] for key in cached.files}
-  start = time.time()
-  arrays = _featurize(builder, tfds_split, spec, resample)
-  with files.atomic_open(path, "wb") as f:  # a concurrent run reads a whole file or makes its own
-    np.savez(f, **arrays)
-  logging.info("featurised connected_digits %s: %d utterances in %.1fs -> %s", tfds_split,
-               len(arrays["lengths"]), time.time() - start, path)
-  return arrays
+  return speech.cached_npz(os.path.join(feature_dir, f"{tfds_split}.npz"),
+                           lambda: _featurize(builder, tfds_split, spec, resample),
+                           f"connected_digits {tfds_split}")
 
 
 def _unpack(arrays: dict) -> dict:

@@ -92,19 +92,25 @@ def _featurize_split(builder, tfds_split, spec, resample: bool) -> dict[str, np.
           "labels": np.array(labels, np.int32), "names": np.array(names, dtype=str)}
 
 
-def _cached_split(builder, tfds_split, spec, resample, feature_dir) -> dict[str, np.ndarray]:
-  """Features of one TFDS split, computed once and then read from an .npz file."""
-  path = os.path.join(feature_dir, f"{tfds_split}.npz")
+def cached_npz(path: str, compute, what: str) -> dict[str, np.ndarray]:
+  """The arrays in the .npz file at `path`, or compute() written there first (atomically: a
+  concurrent run reads a whole file or makes its own)."""
   if os.path.exists(path):
     with np.load(path, allow_pickle=False) as cached:
       return {key: cached[key] for key in cached.files}
   start = time.time()
-  arrays = _featurize_split(builder, tfds_split, spec, resample)
-  with files.atomic_open(path, "wb") as f:  # a concurrent run reads a whole file or makes its own
+  arrays = compute()
+  with files.atomic_open(path, "wb") as f:
     np.savez(f, **arrays)
-  logging.info("featurised %s %s: %d examples in %.1fs -> %s", builder.name, tfds_split,
-               len(arrays["labels"]), time.time() - start, path)
+  logging.info("featurised %s in %.1fs -> %s", what, time.time() - start, path)
   return arrays
+
+
+def _cached_split(builder, tfds_split, spec, resample, feature_dir) -> dict[str, np.ndarray]:
+  """Features of one TFDS split, computed once and then read from an .npz file."""
+  return cached_npz(os.path.join(feature_dir, f"{tfds_split}.npz"),
+                    lambda: _featurize_split(builder, tfds_split, spec, resample),
+                    f"{builder.name} {tfds_split}")
 
 
 def _unpack(arrays: dict[str, np.ndarray]) -> dict:

@@ -48,12 +48,17 @@ def read_lines(path: str) -> Iterator[tuple[int, str]]:
   """
   opener = gzip.open if path.endswith(".gz") else open
   with opener(path, "rb") as f:
-    for lineno, raw in enumerate(f, start=1):
-      try:
-        line = raw.decode("utf-8")
-      except UnicodeDecodeError:
-        line = raw.decode("latin-1")
-      yield lineno, line.rstrip("\r\n")
+    yield from decode_lines(f)
+
+
+def decode_lines(raw_lines) -> Iterator[tuple[int, str]]:
+  """(1-based line number, text) of byte lines, as read_lines decodes them."""
+  for lineno, raw in enumerate(raw_lines, start=1):
+    try:
+      line = raw.decode("utf-8")
+    except UnicodeDecodeError:
+      line = raw.decode("latin-1")
+    yield lineno, line.rstrip("\r\n")
 
 
 def feature_names(value: str | None) -> list[str]:

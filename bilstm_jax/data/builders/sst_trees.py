@@ -149,12 +149,7 @@ def read_trees(zip_path: str | None, name: str) -> Iterator[tuple[str, list[str]
 def _zip_lines(zip_path: str, member: str) -> Iterator[tuple[int, str]]:
   """builders.read_lines for a zip member: each line UTF-8, or latin-1 where it is not."""
   with zipfile.ZipFile(zip_path) as archive, archive.open(member) as member_file:
-    for lineno, data in enumerate(member_file, start=1):
-      try:
-        line = data.decode("utf-8")
-      except UnicodeDecodeError:
-        line = data.decode("latin-1")
-      yield lineno, line.rstrip("\r\n")
+    yield from builders.decode_lines(member_file)
 
 
 class SstTrees(builders.LocalSource, tfds.core.GeneratorBasedBuilder, skip_registration=True):
