@@ -50,14 +50,17 @@ def _duration(seconds: float) -> str:
   return f"{minutes:.1f} min" if minutes < 120 else f"{minutes / 60:.2f} h"
 
 
-def about_markdown(name: str, runs: pd.DataFrame, commands: list[str], repeats: int = 0) -> str:
+def about_markdown(name: str, runs: pd.DataFrame, commands: list[str], repeats: int = 0,
+                   table_code: dict | None = None) -> str:
   """`repeats`: how many sweep rows were not run because they repeat another row's model."""
   done = runs[runs["status"] == "done"]
   lines = [f"# How `{name}` was made", "", "Rebuild the whole table (finished runs are skipped):",
            "", "```", *commands, "```", "",
            f"Re-run one row: its `command` in `{name}.runs.csv` (the run directory must be new).",
            ""]
-  table_code = provenance.git_commit()
+  # Read before any table file is written (by write_provenance's caller), so a table rebuilt
+  # over its own committed files does not call its code edited.
+  table_code = table_code or provenance.git_commit()
   built = f"- table: built by the code at {_code_text(table_code['commit'], table_code['dirty'])}"
   if done.empty:
     return "\n".join(lines + ["No run has finished yet.", "", built]) + "\n"
@@ -80,7 +83,8 @@ def about_markdown(name: str, runs: pd.DataFrame, commands: list[str], repeats: 
 
 def write_provenance(base: str, name: str, frame: pd.DataFrame, runs: list[plan.Run],
                      commands: list[str], values: list[str] | None = None,
-                     significance: list[str] | None = None) -> list[str]:
+                     significance: list[str] | None = None,
+                     table_code: dict | None = None) -> list[str]:
   """Writes <base>.runs.csv and <base>.about.md (atomically: files.py); returns their paths.
   `frame` has one row per run (tables.per_run); `values` names its value columns;
   `significance` is about.md's section on the tests (table_significance.report_lines)."""
@@ -90,7 +94,7 @@ def write_provenance(base: str, name: str, frame: pd.DataFrame, runs: list[plan.
   with files.atomic_open(base + ".runs.csv") as f:
     planned[columns].to_csv(f, index=False)
   repeats = int((frame["planned"] == 0).sum())
-  about = about_markdown(name, planned, commands, repeats)
+  about = about_markdown(name, planned, commands, repeats, table_code)
   if significance:
     about += "\n" + "\n".join(significance) + "\n"
   files.atomic_write_text(base + ".about.md", about)

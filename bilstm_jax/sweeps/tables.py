@@ -15,7 +15,7 @@ from typing import Callable
 
 import pandas as pd
 
-from bilstm_jax import files
+from bilstm_jax import files, provenance
 from bilstm_jax.sweeps import naming, plan, table_plot, table_provenance, table_significance
 from bilstm_jax.sweeps import spec as sweep_lib
 from bilstm_jax.training import metric_direction, run_files
@@ -309,6 +309,7 @@ def write_tables(name: str, table: sweep_lib.Table, runs: list[plan.Run], tables
   <name>.{runs.csv,about.md} (table_provenance.py), each atomically (files.py); returns (paths,
   the Markdown, the cells). Each column's rows are tested against its best row (`test`,
   `alpha`: table_significance.py) and marked † where not significantly worse."""
+  code = provenance.git_commit() if commands is not None else None  # before any file changes
   frame = collect(runs, table, status, results_of)
   cells = table_significance.annotate(frame, aggregate(frame, table), table, test, alpha)
   cells.attrs["alpha"] = alpha
@@ -321,5 +322,5 @@ def write_tables(name: str, table: sweep_lib.Table, runs: list[plan.Run], tables
   if commands is not None:
     paths += table_provenance.write_provenance(
         base, name, per_run(frame, table), runs, commands, list(table.metrics) or ["value"],
-        table_significance.report_lines(cells, table, test, alpha))
+        table_significance.report_lines(cells, table, test, alpha), code)
   return paths, markdown, cells
