@@ -130,7 +130,7 @@ def test_a_table_marks_seed_noise_as_not_different_and_a_real_gap_as_different(t
   # units 8 and 16: the same accuracy (0.80) up to seed noise; 32: clearly worse (0.60).
   for run in runs:
     rate = 0.60 if run.overrides["model.units"] == 32 else 0.80
-    _write_run(run.workdir, rng.random(1500) < rate)
+    _write_run(run.workdir, rng.random(600) < rate)
   paths, markdown, cells = tables.write_tables("s", table, runs, str(tmp_path / "tables"),
                                                commands=["bilstm-sweep table s.py"], test=test)
   cells = cells.set_index("model.units")
