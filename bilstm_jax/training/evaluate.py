@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
 
+from bilstm_jax.core import ctc
 from bilstm_jax.data import batching
 from bilstm_jax.training import crf_loss, ctc_loss, metrics, parallel
 from bilstm_jax.training import predictions as predictions_lib
@@ -66,6 +67,11 @@ def metric_names(info: dict, split: str, coarse: bool, beam: bool = False) -> li
   return names
 
 
+def _gathered(x) -> np.ndarray:
+  """A device array as numpy, gathered from every process."""
+  return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+
+
 def _transcripts(predicted, batch, log_probs_fn, params, placed, beam_width: int):
   """(references, greedy strings, beam strings or None) of the batch's real rows."""
   tokens, token_lengths = (_gathered(x) for x in predicted)
@@ -75,13 +81,9 @@ def _transcripts(predicted, batch, log_probs_fn, params, placed, beam_width: int
   beam = None
   if beam_width:
     log_probs = _gathered(log_probs_fn(params, placed))
-    beam = [ctc_loss.ctc.prefix_beam_search(log_probs[r, :batch["lengths"][r]], beam_width,
+    beam = [ctc.prefix_beam_search(log_probs[r, :batch["lengths"][r]], beam_width,
                                             blank=ctc_loss.BLANK)[0] for r in rows]
   return refs, greedy, beam
-
-
-def _gathered(x) -> np.ndarray:
-  return np.asarray(multihost_utils.process_allgather(x, tiled=True))
 
 
 def evaluate(eval_fns, params, dataset, *, batch_size: int, boundaries, split: str, mesh,
