@@ -82,7 +82,8 @@ def test_quickstart_sweep_as_a_job_array(tmp_path):
   out = _sweep_cli("table", str(sweep_file), "--sweep-dir", sweep_dir, "--tables-dir",
                    str(tmp_path / "tables"))
   assert "4 of 4 runs done" in out and "Not in the table" not in out, out
-  cell = r"(\*\*)?[\d.]+ ± [\d.]+(\*\*)? \(2\)"  # mean ± std over both seeds; bold if best
+  # mean ± std over both seeds; bold if best, † if not significantly worse than the best
+  cell = r"(\*\*)?[\d.]+ ± [\d.]+(\*\*)?†? \(2\)"
   assert re.search(rf"\| False \| – \| {cell} \|", out), out
   assert re.search(rf"\| True \| sum \| {cell} \|", out), out
   for name in ("bidirectional=False,seed=0", "bidirectional=True,merge=sum,seed=1"):
