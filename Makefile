@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# Extras installed with the package; CI adds `bench` (PyTorch, Keras) for the real interop tests.
-EXTRAS ?= test
+# Extras installed with the package: `prepare` (TensorFlow: preparing data) and `test`; CI adds
+# `bench` (PyTorch, Keras) for the real interop tests.
+EXTRAS ?= test,prepare
 
 .PHONY: demo test install clean-runs results
 

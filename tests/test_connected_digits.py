@@ -138,7 +138,7 @@ def test_same_spec_writes_the_same_bytes_and_another_seed_does_not(folder, built
   spec, first, first_splits = built
   again = cd.prepare_connected_digits(spec, str(tmp_path / "again"))
   assert again.builder_config.name == first.builder_config.name
-  records = [sorted(glob.glob(os.path.join(b.data_dir, "*.tfrecord*"))) for b in (first, again)]
+  records = [sorted(glob.glob(os.path.join(b.data_dir, "*.array_record*"))) for b in (first, again)]
   assert records[0] and [os.path.basename(p) for p in records[0]] == [
       os.path.basename(p) for p in records[1]]
   for a, b in zip(*records):

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from bilstm_jax.config import ConfigError
+from bilstm_jax.data import prepared
 from bilstm_jax.data.builders import Example, decode, feature_names, prepare_lock
 
 VAL_SPLITS = ("validation", "dev", "val")
@@ -72,9 +73,9 @@ def open_catalog(name: str, data_dir: str | None,
   data_dir_flag = f" --data_dir={data_dir}" if data_dir else ""
   how = (f"TFDS dataset {name!r} is not prepared in {builder.data_dir} (config key "
          f"data.tfds_data_dir={data_dir!r}). Prepare it once on a node with network, sharing "
-         f"that data_dir: `tfds build {name}{data_dir_flag}` (or run this training command "
-         "there once); or read a local folder instead: --config.data.source_dir=<folder> "
-         f"--config.data.format={local_formats}")
+         f"that data_dir: `bilstm-prepare` with this run's --config flags, or `tfds build "
+         f"{name}{data_dir_flag} --file_format={prepared.FILE_FORMAT}`; or read a local folder "
+         f"instead: --config.data.source_dir=<folder> --config.data.format={local_formats}")
   unreachable = _unreachable(_download_addresses(builder))
   if unreachable:
     raise ConfigError(f"{how}. It cannot be downloaded here: no connection to "
@@ -82,7 +83,7 @@ def open_catalog(name: str, data_dir: str | None,
   with prepare_lock.preparing(builder) as must_write:
     if must_write:
       try:
-        builder.download_and_prepare()
+        builder.download_and_prepare(file_format=prepared.FILE_FORMAT)
       except Exception as err:  # any failure gets the same instructions
         raise ConfigError(
             f"{how}. Downloading it here failed: {type(err).__name__}: {err}") from err
@@ -106,7 +107,7 @@ def _to_names(value, names: list[str] | None):
 def _read(builder, split: str, text_field: str, label_field: str, names, upos_names,
           feature_fields: dict[str, list[str] | None]):
   examples = []
-  for i, ex in enumerate(tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False))):
+  for i, ex in enumerate(prepared.read_split(builder, split)):
     text = ex[text_field]
     inputs = [decode(t) for t in text] if isinstance(text, np.ndarray) else decode(text)
     labels = _to_names(ex[label_field], names)

@@ -1,4 +1,8 @@
-"""Speech features with tf.signal: log-mel or MFCC frames, deltas, resampling, normalisation."""
+"""Speech features with tf.signal: log-mel or MFCC frames, deltas, resampling, normalisation.
+
+TensorFlow is imported only to compute features; a run that reads them from the cache
+(data/speech.py) never loads it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ import math
 
 import numpy as np
 import scipy.signal
-import tensorflow as tf
 
 from bilstm_jax.config import ConfigError
 
@@ -107,9 +110,16 @@ def match_rate(wave_S: np.ndarray, rate: int, spec: FeatureSpec, allow: bool,
   return scipy.signal.resample_poly(wave_S, spec.sample_rate // g, rate // g).astype(np.float32)
 
 
+def _tensorflow():
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+  return tf
+
+
 @functools.lru_cache(maxsize=8)
 def _base_featurizer(spec: FeatureSpec):
   """One traced tf.function per spec: a waveform of any length -> log-mel or MFCC frames."""
+  tf = _tensorflow()
   mel_weights_KxM = tf.signal.linear_to_mel_weight_matrix(
       spec.num_mel_bins, spec.fft_length // 2 + 1, spec.sample_rate, LOWER_EDGE_HZ,
       spec.sample_rate / 2)
@@ -149,6 +159,7 @@ def compute_features(wave_S: np.ndarray, spec: FeatureSpec, name: str) -> np.nda
         f"{name}: {len(wave_S)} samples ({1000 * len(wave_S) / spec.sample_rate:.1f} ms) is "
         f"shorter than one frame of config key data.frame_length_ms={spec.frame_length_ms}; "
         "remove the file or lower data.frame_length_ms")
+  tf = _tensorflow()
   base_TxF = _base_featurizer(spec)(tf.constant(wave_S, tf.float32)).numpy()
   return add_deltas(base_TxF, spec.deltas)
 

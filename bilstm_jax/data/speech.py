@@ -25,12 +25,11 @@ import os
 import time
 
 import numpy as np
-import tensorflow_datasets as tfds
 from absl import logging
 
 from bilstm_jax import files
 from bilstm_jax.config import ConfigError
-from bilstm_jax.data import catalog, features, subsets
+from bilstm_jax.data import catalog, features, prepared, subsets
 from bilstm_jax.data.batching import ArrayDataset
 from bilstm_jax.data.builders import audio_folder
 
@@ -71,8 +70,7 @@ def _open_catalog(data_cfg):
 def _examples(builder, tfds_split: str):
   """Yields (int or float samples, sample rate, label, file name or position)."""
   audio_feature = builder.info.features["audio"]
-  for i, ex in enumerate(tfds.as_numpy(builder.as_dataset(split=tfds_split,
-                                                           shuffle_files=False))):
+  for i, ex in enumerate(prepared.read_split(builder, tfds_split)):
     rate = int(ex["sample_rate"]) if "sample_rate" in ex else audio_feature.sample_rate
     name = ex.get("filename", ex.get("audio/filename"))
     name = name.decode() if name is not None else f"{builder.name} {tfds_split}[{i}]"
@@ -98,6 +96,7 @@ def cached_npz(path: str, compute, what: str) -> dict[str, np.ndarray]:
   if os.path.exists(path):
     with np.load(path, allow_pickle=False) as cached:
       return {key: cached[key] for key in cached.files}
+  prepared.need_tensorflow(f"the features of {what} ({path})")  # tf.signal computes them
   start = time.time()
   arrays = compute()
   with files.atomic_open(path, "wb") as f:

@@ -25,11 +25,14 @@ def main(argv, config_defaults: dict | None = None):
   # Before the slow imports: a SIGUSR1/SIGTERM from SLURM from here on means "checkpoint at the
   # next step boundary and exit", never a kill mid-step.
   stop = preemption.install_stop_request()
+  from bilstm_jax.data import prepared  # pylint: disable=import-outside-toplevel
   from bilstm_jax.training import parallel, train  # pylint: disable=import-outside-toplevel
   parallel.initialize_distributed()  # joins an `srun -n N` job; no-op for one process
   try:
     results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value, should_stop=stop,
                                        config_defaults=config_defaults)
+  except prepared.NotPrepared as err:
+    sys.exit(f"bilstm-train: error: {err}:\n  {prepared.prepare_command(sys.argv)}")
   except config_lib.ConfigError as err:
     sys.exit(f"bilstm-train: error: {err}")
   except workdir_lock.WorkdirBusy as err:

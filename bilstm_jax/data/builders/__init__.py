@@ -13,6 +13,7 @@ from typing import NamedTuple
 import tensorflow_datasets as tfds
 
 from bilstm_jax.config import ConfigError
+from bilstm_jax.data import prepared
 from bilstm_jax.data.builders import prepare_lock
 
 # Our split names -> the TFDS split names the text builders write.
@@ -146,18 +147,23 @@ class LocalSplitsMixin:
 
 
 def prepare(builder: tfds.core.DatasetBuilder) -> tfds.core.DatasetBuilder:
-  """Writes the prepared copy once; later runs (and other processes) just read it.
+  """Writes the prepared copy once (array_record files); later runs just read it.
 
   A builder constructed after the copy was written has read its split info already; one
   constructed before (another worker finished writing since) goes through the lock, which
-  reads it. So a prepared copy in a read-only folder is never locked.
+  reads it. So a prepared copy in a read-only folder is never locked. A builder whose examples
+  need TensorFlow to make (NEEDS_TENSORFLOW: decoding wavs) stops with prepared.NotPrepared
+  where it is not installed.
   """
   if builder.is_prepared() and builder.info.splits:
     return builder
+  if getattr(builder, "NEEDS_TENSORFLOW", False):
+    prepared.need_tensorflow(f"{builder.name} ({builder.builder_config.description}) in "
+                             f"{builder.data_dir}")
   with prepare_lock.preparing(builder) as must_write:
     if must_write:
       try:
-        builder.download_and_prepare()
+        builder.download_and_prepare(file_format=prepared.FILE_FORMAT)
       except AssertionError as err:
         # TFDS refuses a split that yields nothing; say which, in our terms.
         match = re.search(r'split "([^"]+)": No examples', str(err))
@@ -169,8 +175,8 @@ def prepare(builder: tfds.core.DatasetBuilder) -> tfds.core.DatasetBuilder:
 
 
 def read_split(builder: tfds.core.DatasetBuilder, tfds_split: str) -> list[dict]:
-  """Every example of a prepared split as numpy, in source order (TFDS shuffles on write)."""
-  examples = list(tfds.as_numpy(builder.as_dataset(split=tfds_split, shuffle_files=False)))
+  """Every example of a prepared split, in source order (TFDS shuffles on write)."""
+  examples = prepared.read_split(builder, tfds_split)
   examples.sort(key=lambda ex: int(ex["idx"]))
   return examples
 

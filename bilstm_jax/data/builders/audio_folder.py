@@ -23,7 +23,6 @@ import os
 import re
 
 import numpy as np
-import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from bilstm_jax.config import ConfigError
@@ -138,6 +137,8 @@ def list_folder(source_dir: str, label_field: str, label_regex: str) -> Listing:
 
 def read_wav(path: str) -> tuple[np.ndarray, int]:
   """A 16-bit PCM wav -> (int16 mono samples, sample rate); channels are averaged."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel (only preparing decodes wavs)
+
   try:
     audio_SxC, rate = tf.audio.decode_wav(tf.io.read_file(path))
   except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as err:
@@ -153,7 +154,10 @@ def read_wav(path: str) -> tuple[np.ndarray, int]:
 class AudioFolder(LocalSource, tfds.core.GeneratorBasedBuilder, skip_registration=True):
   """One prepared copy per folder state: the config name is Listing.key."""
 
-  VERSION = tfds.core.Version("1.0.0")
+  NEEDS_TENSORFLOW = True  # read_wav decodes with tf.audio (builders.prepare checks)
+
+  # 1.1.0: array_record files, read without TensorFlow (data/prepared.py)
+  VERSION = tfds.core.Version("1.1.0")
 
   def __init__(self, *, listing: Listing, **kwargs):
     self._listing = listing

@@ -111,7 +111,8 @@ class ConllFolder(builders.LocalSource, builders.LocalSplitsMixin,
 
   name = "conll_folder"
   # 1.1.0: every example names its file (a split may read several), plus optional features.
-  VERSION = tfds.core.Version("1.1.0")
+  # 1.2.0: array_record files, read without TensorFlow (data/prepared.py)
+  VERSION = tfds.core.Version("1.2.0")
 
   def __init__(self, *, files: dict[str, list[str]], label_column: int, key: str,
                feature_columns: tuple[int, ...] = (), **kwargs):

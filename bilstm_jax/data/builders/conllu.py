@@ -76,7 +76,9 @@ class ConllUFolder(builders.LocalSource, builders.LocalSplitsMixin,
   """
 
   name = "conllu_folder"
-  VERSION = tfds.core.Version("1.1.0")  # 1.1.0: examples name their file (a split may read several)
+  # 1.2.0: array_record files, read without TensorFlow (data/prepared.py).
+  # 1.1.0: examples name their file (a split may read several).
+  VERSION = tfds.core.Version("1.2.0")
 
   def __init__(self, *, files: dict[str, list[str]], key: str, **kwargs):
     self._files = files

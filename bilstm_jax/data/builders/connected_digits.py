@@ -270,7 +270,10 @@ def _join(clips: list[np.ndarray], gaps_G: np.ndarray,
 class ConnectedDigits(LocalSource, tfds.core.GeneratorBasedBuilder, skip_registration=True):
   """One prepared copy per (folder state, spec): the config name is Listing.key."""
 
-  VERSION = tfds.core.Version("1.0.0")
+  NEEDS_TENSORFLOW = True  # read_wav decodes with tf.audio (builders.prepare checks)
+
+  # 1.1.0: array_record files, read without TensorFlow (data/prepared.py)
+  VERSION = tfds.core.Version("1.1.0")
 
   def __init__(self, *, spec: DigitsSpec, listing: Listing, **kwargs):
     self._spec, self._listing = spec, listing

@@ -94,7 +94,8 @@ class SentenceFolder(builders.LocalSource, tfds.core.GeneratorBasedBuilder,
   """One prepared copy per folder state and format: the config name is their fingerprint."""
 
   name = "sentence_folder"
-  VERSION = tfds.core.Version("1.0.0")
+  # 1.1.0: array_record files, read without TensorFlow (data/prepared.py)
+  VERSION = tfds.core.Version("1.1.0")
 
   def __init__(self, *, fmt: str, files: dict[str, list[str]], key: str, **kwargs):
     self._format = fmt

@@ -156,7 +156,8 @@ class SstTrees(builders.LocalSource, tfds.core.GeneratorBasedBuilder, skip_regis
   """One prepared copy per source file state: the config name is its fingerprint."""
 
   name = "sst_trees"
-  VERSION = tfds.core.Version("1.0.0")
+  # 1.1.0: array_record files, read without TensorFlow (data/prepared.py)
+  VERSION = tfds.core.Version("1.1.0")
 
   def __init__(self, *, zip_path: str | None, files: dict[str, str], key: str, **kwargs):
     self._zip_path = zip_path

@@ -1,0 +1,107 @@
+"""Prepared data is read without TensorFlow: the same parameters, no tensorflow module loaded,
+and one error naming `bilstm-prepare` where data is missing and TensorFlow is not there."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from bilstm_jax.data import prepared
+from tests.paths import ROOT
+from tests.test_speech import fsdd_folder
+
+WRAPPER = os.path.join(ROOT, "tests", "without_tensorflow.py")
+TAGS = ("DET", "NOUN", "VERB", "ADJ")
+
+
+def conllu_folder(root, seed=0):
+  """A tiny UD folder: train/dev/test of random sentences whose tags follow the words."""
+  rng = np.random.default_rng(seed)
+  words = [f"w{i}" for i in range(30)]
+  for split, count in (("train", 40), ("dev", 8), ("test", 8)):
+    lines = []
+    for _ in range(count):
+      ids = rng.integers(0, len(words), rng.integers(2, 9))
+      for j, i in enumerate(ids, start=1):
+        lines.append(f"{j}\t{words[i]}\t_\t{TAGS[i % 4]}\t_\t_\t0\t_\t_\t_")
+      lines.append("")
+    root.mkdir(parents=True, exist_ok=True)
+    (root / f"en_t-ud-{split}.conllu").write_text("\n".join(lines) + "\n")
+  return root
+
+
+def run(mode, command, *args):
+  """(exit status, stdout and stderr, whether tensorflow was loaded) of one command line."""
+  done = subprocess.run([sys.executable, WRAPPER, mode, command, *args], cwd=ROOT, check=False,
+                        capture_output=True, text=True, timeout=600)
+  out = done.stdout + done.stderr
+  loaded = [line for line in done.stdout.splitlines() if line.startswith("tensorflow loaded:")]
+  assert loaded, out[-3000:]
+  return done.returncode, out, loaded[-1].endswith("True")
+
+
+def train(mode, workdir, config_args):
+  rc, out, loaded = run(mode, "bilstm-train", *config_args, f"--workdir={workdir}")
+  assert rc == 0, out[-3000:]
+  with open(os.path.join(workdir, "results.json")) as f:
+    return json.load(f), loaded
+
+
+def test_prepare_command_keeps_the_config_flags():
+  argv = ["bilstm-train", "--config", "configs/fsdd.py:smoke", "--workdir", "runs/a b",
+          "--config.data.source_dir=/d/fsdd", "--workdir=x"]
+  assert prepared.prepare_command(argv) == (
+      "bilstm-prepare --config configs/fsdd.py:smoke --config.data.source_dir=/d/fsdd")
+
+
+def test_text_run_reads_prepared_data_without_tensorflow(tmp_path):
+  args = ["--config=configs/ud_pos.py:smoke",
+          f"--config.data.source_dir={conllu_folder(tmp_path / 'ud')}",
+          f"--config.data.cache_dir={tmp_path / 'cache'}"]
+  # The first run prepares the folder itself; the next two read what it wrote.
+  first, _ = train("--watch", tmp_path / "first", args)
+  blocked, _ = train("--block", tmp_path / "blocked", args)
+  normal, loaded = train("--watch", tmp_path / "normal", args)
+  assert not loaded  # installed, but a run on prepared data never imports it
+  assert first["params_sha256"] == blocked["params_sha256"] == normal["params_sha256"]
+  assert blocked["startup_s"] > 0 and blocked["peak_rss_mib"] > 0
+
+
+def test_speech_run_reads_prepared_features_without_tensorflow(tmp_path):
+  args = ["--config=configs/fsdd.py:smoke",
+          f"--config.data.source_dir={fsdd_folder(tmp_path / 'fsdd')}",
+          f"--config.data.cache_dir={tmp_path / 'cache'}"]
+  # Without TensorFlow nothing can be prepared: one error that gives the command to run.
+  rc, out, _ = run("--block", "bilstm-train", *args, f"--workdir={tmp_path / 'early'}")
+  assert rc != 0 and "Traceback" not in out
+  assert "not prepared" in out and "bilstm-prepare --config=configs/fsdd.py:smoke" in out
+  assert not os.path.exists(tmp_path / "early" / "results.json")
+  rc, out, loaded = run("--watch", "bilstm-prepare", *args)
+  assert rc == 0 and "prepared data.name=speech" in out, out[-3000:]
+  assert loaded  # preparing computed the features with tf.signal (and the check can tell)
+  blocked, _ = train("--block", tmp_path / "blocked", args)
+  normal, loaded = train("--watch", tmp_path / "normal", args)
+  assert not loaded
+  assert blocked["params_sha256"] == normal["params_sha256"]
+
+
+def test_prepare_without_tensorflow_says_what_to_install(tmp_path):
+  args = ["--config=configs/fsdd.py:smoke",
+          f"--config.data.source_dir={fsdd_folder(tmp_path / 'fsdd', digits=(0, 1))}",
+          f"--config.data.cache_dir={tmp_path / 'cache'}"]
+  rc, out, _ = run("--block", "bilstm-prepare", *args)
+  assert rc != 0 and "Traceback" not in out
+  assert prepared.PREPARE_EXTRA in out
+
+
+@pytest.mark.parametrize("installed", [True, False])
+def test_need_tensorflow(monkeypatch, installed):
+  monkeypatch.setattr(prepared, "tensorflow_installed", lambda: installed)
+  if installed:
+    prepared.need_tensorflow("x")
+  else:
+    with pytest.raises(prepared.NotPrepared, match="x is not prepared.*bilstm-prepare"):
+      prepared.need_tensorflow("x")
