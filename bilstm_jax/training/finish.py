@@ -3,7 +3,7 @@ then results.json and W&B's summary."""
 
 from __future__ import annotations
 
-from bilstm_jax.training import predictions, run_files
+from bilstm_jax.training import predictions, process_stats, run_files
 from bilstm_jax.training.setup import Run, say
 from bilstm_jax.training.state import RunState, eval_params, params_sha256
 
@@ -29,6 +29,9 @@ def finish(run: Run) -> dict:
       "wall_time_s": progress.train_time_s,
       "train_tokens_per_s": progress.train_tokens / max(progress.train_time_s, 1e-9),
       "params_sha256": params_sha256(state.params),
+      # This process's: on a resumed run, the last start's.
+      "startup_s": run.startup_s,
+      "peak_rss_mib": process_stats.peak_rss_mib(),
       **({} if state.ema_params is None else
          {"ema_params_sha256": params_sha256(state.ema_params)}),
       **run.provenance,

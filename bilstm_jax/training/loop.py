@@ -11,7 +11,15 @@ import numpy as np
 import optax
 from jax.experimental import multihost_utils
 
-from bilstm_jax.training import crf_loss, ctc_loss, metric_direction, metrics, optimizer, parallel
+from bilstm_jax.training import (
+  crf_loss,
+  ctc_loss,
+  metric_direction,
+  metrics,
+  optimizer,
+  parallel,
+  process_stats,
+)
 from bilstm_jax.training.setup import Run, say
 from bilstm_jax.training.state import LogWindow, TrainState, eval_params
 
@@ -146,6 +154,10 @@ def train(run: Run, should_stop: Callable[[], bool] | None) -> bool:
     batch = run.train_batch(step)
     run.state, totals = window_step(run.state, totals, parallel.shard_batch(batch, run.mesh),
                                     run.dropout_rng)
+    if step == start_step:  # once per process: its start-up, compilation included
+      jax.block_until_ready(run.state.step)
+      run.startup_s = process_stats.seconds_since_start()
+      say(f"first step done {run.startup_s:.1f}s after the process started")
     tokens = int(batch["lengths"].sum())
     window.steps, window.tokens = window.steps + 1, window.tokens + tokens
     progress.train_tokens += tokens

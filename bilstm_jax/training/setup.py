@@ -86,6 +86,7 @@ class Run:
   progress: RunState = dataclasses.field(default_factory=RunState)
   out: writer.MetricWriter | None = None
   provenance: dict = dataclasses.field(default_factory=dict)
+  startup_s: float | None = None  # process start -> this process's first step done
 
   def train_batch(self, step: int):
     return host_batch(self.stream, step, self.config.data, self.config.seed, self.info)
