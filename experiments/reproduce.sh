@@ -12,10 +12,10 @@ declare -A SOURCE=(
   [trec]=trec [trec_pooling]=trec [trec_chars]=trec [trec_search]=trec
   [ud_pos_chars]=ud_english_ewt [ud_pos]=ud_english_ewt
   [sst2]=sst/stsa.binary [sst2_pooling]=sst/stsa.binary [fsdd]=fsdd [conll2003]=conll2003
-  [digits_ctc]=fsdd [digits_framewise]=fsdd)
+  [digits_ctc]=fsdd [digits_framewise]=fsdd [sst_trees]=sst)
 sweeps=("$@")
 [ ${#sweeps[@]} -gt 0 ] || sweeps=(trec trec_pooling trec_chars ud_pos_chars ud_pos sst2 sst2_pooling fsdd conll2003
-  digits_ctc digits_framewise)
+  digits_ctc digits_framewise sst_trees)
 export WANDB_MODE=${WANDB_MODE:-disabled}
 # JAX's persistent compilation cache: the seeds of a row (and rows that share shapes) reuse the
 # compiled train/eval steps instead of compiling every bucket again. Keyed by program and
