@@ -1,7 +1,10 @@
 """Test set-up: CPU only, strict rank promotion, a PRNG key fixture."""
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("WANDB_MODE", "disabled")
@@ -14,6 +17,12 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 # in triton/knobs.py). The tests run PyTorch on the CPU only, where triton is never used, so
 # its import is made to fail cleanly; torch then carries on without it.
 sys.modules.setdefault("triton", None)
+# The trainer keeps JAX's compilation cache in ~/.cache by default; the tests keep theirs for
+# the session only (trainer subprocesses inherit it), so no state outlives a test run.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+  _XLA_CACHE = tempfile.mkdtemp(prefix="bilstm_jax_test_xla_")
+  os.environ["JAX_COMPILATION_CACHE_DIR"] = _XLA_CACHE
+  atexit.register(shutil.rmtree, _XLA_CACHE, ignore_errors=True)
 
 import jax  # noqa: E402
 import pytest  # noqa: E402

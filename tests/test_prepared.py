@@ -105,3 +105,39 @@ def test_need_tensorflow(monkeypatch, installed):
   else:
     with pytest.raises(prepared.NotPrepared, match="x is not prepared.*bilstm-prepare"):
       prepared.need_tensorflow("x")
+
+
+def test_plain_decoding_equals_tfds_decoding():
+  import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+
+  features = tfds.features.FeaturesDict({
+      "idx": np.int64, "file": tfds.features.Text(), "score": np.float32,
+      "tokens": tfds.features.Sequence(tfds.features.Text()),
+      "label": tfds.features.ClassLabel(names=["neg", "pos"]),
+      "ids": tfds.features.Sequence(np.int32)})
+  specs = prepared._plain_features(features)  # pylint: disable=protected-access
+  assert specs is not None
+  for example in ({"idx": 7, "file": "a/ü.txt", "score": 0.25, "tokens": ["x", "ÿz"],
+                   "label": "pos", "ids": [3, -1]},
+                  {"idx": -2, "file": "", "score": -1.5, "tokens": [], "label": 0,
+                   "ids": []}):
+    raw = features.serialize_example(example)
+    # TFDS's numpy decoding, with sequences as arrays (as tf.data gives them and read_split's
+    # other path makes them).
+    want = {key: prepared._as_numpy(value)  # pylint: disable=protected-access
+            for key, value in features.deserialize_example_np(raw).items()}
+    got = prepared.decode_plain(raw, specs)
+    assert set(got) == set(want)
+    for key, value in want.items():
+      if isinstance(value, np.ndarray):
+        assert isinstance(got[key], np.ndarray) and got[key].tolist() == value.tolist(), key
+        assert not len(value) or got[key].dtype == value.dtype, key  # [] has no dtype there
+      else:
+        assert type(got[key]) is type(value) and got[key] == value, key
+  # Anything that decodes to something else than its stored list goes through TFDS.
+  audio = tfds.features.FeaturesDict({"audio": tfds.features.Tensor(
+      shape=(None,), dtype=np.int16, encoding="bytes")})
+  assert prepared._plain_features(audio) is None  # pylint: disable=protected-access
+  nested = tfds.features.FeaturesDict({"phrases": tfds.features.Sequence(
+      {"start": np.int32, "end": np.int32})})
+  assert prepared._plain_features(nested) is None  # pylint: disable=protected-access

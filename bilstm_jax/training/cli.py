@@ -26,7 +26,12 @@ def main(argv, config_defaults: dict | None = None):
   # next step boundary and exit", never a kill mid-step.
   stop = preemption.install_stop_request()
   from bilstm_jax.data import prepared  # pylint: disable=import-outside-toplevel
-  from bilstm_jax.training import parallel, train  # pylint: disable=import-outside-toplevel
+  from bilstm_jax.training import (  # pylint: disable=import-outside-toplevel
+    compile_cache,
+    parallel,
+    train,
+  )
+  compile_cache.use_default_cache()
   parallel.initialize_distributed()  # joins an `srun -n N` job; no-op for one process
   try:
     results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value, should_stop=stop,
