@@ -123,6 +123,22 @@ def override_keys(argv: list[str], flag: str = "config") -> tuple[str | None, li
   return spec, keys
 
 
+def check_command_line(argv: list[str], prog: str) -> ml_collections.ConfigDict | None:
+  """The config a command line's --config names, loaded and with every --config.key checked
+  before absl parses the flags: a mistake exits with one line naming the valid keys instead of
+  a traceback from the flag parser. None when --config is missing (absl then says so)."""
+  spec, keys = override_keys(argv[1:])
+  if spec is None:
+    return None
+  try:
+    config = load_config(spec)
+    for key in keys:
+      check_key(config, key)
+  except ConfigError as err:
+    sys.exit(f"{prog}: error: {err}")
+  return config
+
+
 class _ConfigFileParser(flags.ArgumentParser):
   """Parses a config flag's `path[:arg]` as load_config does (locked, siblings importable)."""
 

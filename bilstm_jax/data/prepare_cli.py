@@ -47,14 +47,7 @@ def main(argv):
 
 
 def run():
-  spec, keys = config_lib.override_keys(sys.argv[1:])
-  if spec is not None:
-    try:
-      config = config_lib.load_config(spec)
-      for key in keys:
-        config_lib.check_key(config, key)
-    except config_lib.ConfigError as err:
-      sys.exit(f"bilstm-prepare: error: {err}")
+  config_lib.check_command_line(sys.argv, "bilstm-prepare")
   app.run(main)
 
 

@@ -61,20 +61,10 @@ def run():
   # joined that shared service and was killed with -9 would leave its run id held there, and the
   # relaunch that resumes the run would fail with "run ID ... is in use".
   os.environ.pop("WANDB_SERVICE", None)
-  # Check the config file and every --config.key before absl parses them, so a mistake is
-  # one line naming the valid keys instead of a traceback from the flag parser.
-  spec, keys = config_lib.override_keys(sys.argv[1:])
-  defaults = None
-  if spec is not None:
-    try:
-      config = config_lib.load_config(spec)
-      for key in keys:
-        config_lib.check_key(config, key)
-    except config_lib.ConfigError as err:
-      sys.exit(f"bilstm-train: error: {err}")
-    # The file's own values, before any --config.key: a requeued job whose code gained a
-    # config key since its run started still resumes while that key sits at its default.
-    defaults = run_files.flat_config(config)
+  config = config_lib.check_command_line(sys.argv, "bilstm-train")
+  # The file's own values, before any --config.key: a requeued job whose code gained a config
+  # key since its run started still resumes while that key sits at its default.
+  defaults = None if config is None else run_files.flat_config(config)
   app.run(functools.partial(main, config_defaults=defaults))
 
 
