@@ -119,7 +119,8 @@ def test_provenance_lists_each_run_command_and_the_table_commands(tmp_path, monk
   assert all(pd.isna(by_name[run.run_name]) for run in done[:2])
 
 
-@pytest.mark.parametrize("metric", ["test/per", "test/loss", "val/label_error_rate"])
+@pytest.mark.parametrize("metric", ["test/per", "test/loss", "val/label_error_rate",
+                                    "test/label_error_rate_beam"])
 def test_a_loss_or_error_rate_bolds_the_lowest_and_units_plot(tmp_path, metric):
   # The direction comes from the metric's name (metric_direction.py), as the trainer's pick of
   # its best checkpoint does: no table setting can disagree with it.

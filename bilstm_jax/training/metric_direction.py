@@ -11,9 +11,15 @@ LOWER_IS_BETTER = ("loss", "perplexity", "error_rate", "frame_error_rate", "labe
                    "sequence_error_rate", "per", "wer", "cer", "ler", "ser", "fer")
 
 
+# How a metric was decoded, after its name ('test/label_error_rate_beam'): not its direction.
+DECODER_SUFFIXES = ("_beam", "_greedy")
+
+
 def higher_is_better(metric: str) -> bool:
-  """'val/accuracy' -> True; 'val/loss', 'test/label_error_rate' -> False."""
+  """'val/accuracy' -> True; 'val/loss', 'test/label_error_rate(_beam)' -> False."""
   name = metric.rpartition("/")[2]
+  for suffix in DECODER_SUFFIXES:
+    name = name.removesuffix(suffix)
   return not (name in LOWER_IS_BETTER or name.endswith(("_loss", "_error_rate")))
 
 
