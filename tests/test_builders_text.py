@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from bilstm_jax.config import ConfigError
-from bilstm_jax.data import builders
+from bilstm_jax.data import builders, prepared
 from bilstm_jax.data.builders import conll, conllu, prepare_lock, sentences
 
 CONLLU = (
@@ -223,7 +223,7 @@ def test_parallel_workers_write_one_copy_and_the_waiter_reads_it(tmp_path):
       assert must_write
       holding.set()
       release.wait(30)
-      writer.download_and_prepare()
+      writer.download_and_prepare(file_format=prepared.FILE_FORMAT)  # as builders.prepare
 
   first, second = catching(write_slowly), catching(lambda: builders.prepare(waiter))
   first.start()
@@ -236,5 +236,7 @@ def test_parallel_workers_write_one_copy_and_the_waiter_reads_it(tmp_path):
   second.join(60)
   assert errors == []
   for builder in (waiter, builders.prepare(late)):  # late: opened before, prepared after
+    # Constructed with TFDS's default format before the copy existed: the stored one counts.
+    assert str(builder.info.file_format.value) == prepared.FILE_FORMAT
     inputs = [builders.decode(ex["text"]) for ex in builders.read_split(builder, "train")]
     assert inputs == ["a one", "a two"]

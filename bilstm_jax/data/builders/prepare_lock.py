@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 from collections.abc import Iterator
 
@@ -23,7 +24,20 @@ def preparing(builder: tfds.core.DatasetBuilder) -> Iterator[bool]:
   with open(f"{builder.data_dir}.lock", "a") as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even if the writer dies
     if builder.is_prepared():
-      builder.info.read_from_directory(builder.data_dir)
+      read_info(builder)
       yield False
     else:
       yield True
+
+
+def read_info(builder: tfds.core.DatasetBuilder) -> None:
+  """Loads the info a writer left into a builder constructed before it existed.
+
+  TFDS's read_from_directory keeps the file format the builder was constructed with (its
+  tfrecord default) over the stored one, so the waiter would read array_record files as
+  tfrecord; the stored format is set again here.
+  """
+  builder.info.read_from_directory(builder.data_dir)
+  with open(os.path.join(builder.data_dir, "dataset_info.json")) as f:
+    stored = json.load(f).get("fileFormat") or "tfrecord"
+  builder.info.set_file_format(stored, override=True, override_if_initialized=True)
