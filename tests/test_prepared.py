@@ -141,3 +141,45 @@ def test_plain_decoding_equals_tfds_decoding():
   nested = tfds.features.FeaturesDict({"phrases": tfds.features.Sequence(
       {"start": np.int32, "end": np.int32})})
   assert prepared._plain_features(nested) is None  # pylint: disable=protected-access
+
+
+def test_iter_split_reads_in_chunks_what_read_split_reads(tmp_path, monkeypatch):
+  # Speech preparation reduces a clip at a time: the reader must not decode a whole split.
+  from bilstm_jax.data import builders  # pylint: disable=import-outside-toplevel
+  from bilstm_jax.data.builders import sentences  # pylint: disable=import-outside-toplevel
+
+  source = tmp_path / "src"
+  source.mkdir()
+  (source / "train").write_text("".join(f"{i % 2} s{i} word\n" for i in range(7)))
+  (source / "test").write_text("0 t\n")
+  files = {"train": [str(source / "train")], "test": [str(source / "test")]}
+  key = builders.fingerprint(str(source), [p for paths in files.values() for p in paths],
+                             format="label_sentence")
+  builder = builders.prepare(sentences.SentenceFolder(
+      fmt="label_sentence", files=files, key=key, data_dir=str(tmp_path / "tfds")))
+  whole = prepared.read_split(builder, "train")
+  assert len(whole) == 7
+  reads = []
+  open_source = builder.as_data_source
+
+  class Recording:
+    def __init__(self, inner):
+      self.inner = inner
+
+    def __len__(self):
+      return len(self.inner)
+
+    def __getitems__(self, indices):
+      reads.append(list(indices))
+      return self.inner.__getitems__(indices)
+
+  monkeypatch.setattr(builder, "as_data_source", lambda **kw: Recording(open_source(**kw)))
+  examples = prepared.iter_split(builder, "train", chunk=3)
+  assert reads == []  # nothing is read before the first example is asked for
+  first = next(examples)
+  assert reads == [[0, 1, 2]]
+  rest = list(examples)
+  assert reads == [[0, 1, 2], [3, 4, 5], [6]]
+  assert [ex["idx"] for ex in [first, *rest]] == [ex["idx"] for ex in whole]
+  for got, want in zip([first, *rest], whole, strict=True):
+    assert got["text"] == want["text"] and got["label"] == want["label"]

@@ -107,7 +107,7 @@ def _to_names(value, names: list[str] | None):
 def _read(builder, split: str, text_field: str, label_field: str, names, upos_names,
           feature_fields: dict[str, list[str] | None]):
   examples = []
-  for i, ex in enumerate(prepared.read_split(builder, split)):
+  for i, ex in enumerate(prepared.iter_split(builder, split)):
     text = ex[text_field]
     inputs = [decode(t) for t in text] if isinstance(text, np.ndarray) else decode(text)
     labels = _to_names(ex[label_field], names)

@@ -11,8 +11,10 @@ prepares the data where TensorFlow is installed (`bilstm-prepare`, the `[prepare
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import shlex
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -20,6 +22,7 @@ from bilstm_jax.config import ConfigError
 
 FILE_FORMAT = "array_record"
 PREPARE_EXTRA = "pip install 'bilstm_jax[prepare]'"
+READ_CHUNK = 1024  # examples decoded per data-source read: a few MB of audio at most
 
 
 class NotPrepared(ConfigError):
@@ -104,6 +107,10 @@ def decode_plain(raw: bytes, specs: dict[str, tuple[np.dtype, bool]]) -> dict:
   return example
 
 
+def _decode_nested(ex: dict) -> dict:
+  return {key: _as_numpy(value) for key, value in ex.items()}
+
+
 def read_split(builder, tfds_split: str) -> list[dict]:
   """Every example of a prepared split (numpy arrays, bytes for text), in stored order.
 
@@ -111,17 +118,26 @@ def read_split(builder, tfds_split: str) -> list[dict]:
   records by decode_plain: TFDS's generic numpy decoding costs ~0.25 ms a sentence in Python,
   seconds of every run's start on UD EWT. tests/test_prepared.py checks both give the same.
   """
+  return list(iter_split(builder, tfds_split))
+
+
+def iter_split(builder, tfds_split: str, chunk: int = READ_CHUNK) -> Iterator[dict]:
+  """read_split one example at a time, holding at most `chunk` decoded examples: a caller that
+  reduces each example (speech features from a clip) never holds a whole split's audio."""
   import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
 
   if str(builder.info.file_format.value) == FILE_FORMAT:
     specs = _plain_features(builder.info.features)
     if specs is None:
       source = builder.as_data_source(split=tfds_split)
-      return [{key: _as_numpy(value) for key, value in ex.items()}
-              for ex in source.__getitems__(range(len(source)))]
-    source = builder.as_data_source(split=tfds_split,
-                                    deserialize_method=tfds.decode.DeserializeMethod.RAW_BYTES)
-    return [decode_plain(raw, specs) for raw in source.__getitems__(range(len(source)))]
+      decode = _decode_nested
+    else:
+      source = builder.as_data_source(
+          split=tfds_split, deserialize_method=tfds.decode.DeserializeMethod.RAW_BYTES)
+      decode = functools.partial(decode_plain, specs=specs)
+    for start in range(0, len(source), chunk):
+      yield from map(decode, source.__getitems__(range(start, min(start + chunk, len(source)))))
+    return
   # A copy prepared before array_record was the format (or by `tfds build` without
   # --file_format): tf.data reads it where TensorFlow is installed.
   if not tensorflow_installed():
@@ -130,4 +146,4 @@ def read_split(builder, tfds_split: str) -> list[dict]:
         f"which needs TensorFlow to read; prepare it again as {FILE_FORMAT} where TensorFlow is "
         f"installed ({PREPARE_EXTRA}) with `bilstm-prepare` and this run's --config flags (a "
         f"catalog dataset: `tfds build {builder.name} --file_format={FILE_FORMAT}`)")
-  return list(tfds.as_numpy(builder.as_dataset(split=tfds_split, shuffle_files=False)))
+  yield from tfds.as_numpy(builder.as_dataset(split=tfds_split, shuffle_files=False))

@@ -70,7 +70,7 @@ def _open_catalog(data_cfg):
 def _examples(builder, tfds_split: str):
   """Yields (int or float samples, sample rate, label, file name or position)."""
   audio_feature = builder.info.features["audio"]
-  for i, ex in enumerate(prepared.read_split(builder, tfds_split)):
+  for i, ex in enumerate(prepared.iter_split(builder, tfds_split)):
     rate = int(ex["sample_rate"]) if "sample_rate" in ex else audio_feature.sample_rate
     name = ex.get("filename", ex.get("audio/filename"))
     name = name.decode() if name is not None else f"{builder.name} {tfds_split}[{i}]"
