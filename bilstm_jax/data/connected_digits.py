@@ -104,8 +104,6 @@ def _alignable(split: dict, name: str) -> dict:
     logging.warning("connected_digits %s: skipped %d of %d utterances with fewer frames than "
                     "their digit string needs (lower data.frame_step_ms)", name, skipped,
                     len(split["inputs"]))
-    print(f"connected_digits {name}: skipped {skipped} utterances too short for their digit "
-          "string", flush=True)
   return {key: [value[i] for i in keep] for key, value in split.items()}
 
 
