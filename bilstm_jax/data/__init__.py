@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 from bilstm_jax.config import ConfigError
-from bilstm_jax.data import batching, synthetic
+from bilstm_jax.data import batching, synthetic  # noqa: F401 - data.batching is used through the package
 
 
 def _load_text(data_cfg, workdir):

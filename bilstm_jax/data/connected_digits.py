@@ -126,7 +126,7 @@ def load_connected_digits(data_cfg, workdir: str | None) -> tuple[dict[str, Arra
   splits = {s: _unpack(_cached(builder, t, spec, data_cfg.resample, feature_dir))
             for s, t in SPLITS.items()}
   kept = subsets.train_indices(len(splits["train"]["inputs"]), data_cfg.train_fraction)
-  splits["train"] = {key: subsets.take(value, kept) for key, value in splits["train"].items()}
+  splits["train"] = subsets.take_fields(splits["train"], kept)
   speech.normalize_splits(splits, data_cfg.normalize, workdir, features_id)
   info = {"vocab_size": None, "feature_dim": spec.feature_dim, "scheme": None,
           "num_classes": 11}

@@ -119,11 +119,6 @@ def _unpack(arrays: dict[str, np.ndarray]) -> dict:
           "names": arrays["names"]}
 
 
-def _subset(split: dict, index: np.ndarray) -> dict:
-  return {"inputs": [split["inputs"][i] for i in index], "labels": split["labels"][index],
-          "names": split["names"][index]}
-
-
 def _split_examples(data_cfg, cached: dict[str, dict]) -> dict[str, dict]:
   """Our train/val/test from the cached TFDS splits: FSDD index rule, then a carved val."""
   if data_cfg.source_dir is None and data_cfg.tfds_name == "spoken_digit":
@@ -133,7 +128,8 @@ def _split_examples(data_cfg, cached: dict[str, dict]) -> dict[str, dict]:
       raise ConfigError(f"spoken_digit file {train['names'][rule.index(None)]!r} has no "
                         "trailing _<index> for the FSDD test rule")
     rule = np.array(rule)
-    splits = {s: _subset(train, np.flatnonzero(rule == s)) for s in ("train", "test")}
+    splits = {s: subsets.take_fields(train, np.flatnonzero(rule == s))
+              for s in ("train", "test")}
   else:
     splits = {s: _unpack(cached[t])
               for s, t in (("train", "train"), ("test", "test"), ("val", "validation"))
@@ -153,7 +149,8 @@ def _carve_val(train: dict, val_fraction: float) -> tuple[dict, dict]:
   by_name = np.argsort(train["names"], kind="stable")
   is_val = np.zeros(n, bool)
   is_val[by_name[np.random.default_rng(VAL_SEED).permutation(n)[:num_val]]] = True
-  return _subset(train, np.flatnonzero(~is_val)), _subset(train, np.flatnonzero(is_val))
+  return (subsets.take_fields(train, np.flatnonzero(~is_val)),
+          subsets.take_fields(train, np.flatnonzero(is_val)))
 
 
 def normalize_splits(splits: dict, mode: str, workdir: str | None, features_id: str) -> None:
@@ -196,7 +193,7 @@ def load_speech_task(data_cfg, workdir: str | None) -> tuple[dict[str, ArrayData
   cached = {t: _cached_split(builder, t, spec, data_cfg.resample, feature_dir)
             for t in tfds_splits}
   splits = _split_examples(data_cfg, cached)
-  splits["train"] = _subset(splits["train"], subsets.train_indices(
+  splits["train"] = subsets.take_fields(splits["train"], subsets.train_indices(
       len(splits["train"]["labels"]), data_cfg.train_fraction))
   normalize_splits(splits, data_cfg.normalize, workdir, features_id)
   label_names = [str(n) for n in builder.info.features["label"].names]

@@ -30,3 +30,8 @@ def train_indices(num_examples: int, fraction) -> np.ndarray:
 def take(items, indices: np.ndarray):
   """items[indices] for a list or an array."""
   return items[indices] if isinstance(items, np.ndarray) else [items[i] for i in indices]
+
+
+def take_fields(split: dict, indices: np.ndarray) -> dict:
+  """The same examples of every field of a column-wise split (inputs, labels, names, ...)."""
+  return {key: take(value, indices) for key, value in split.items()}

@@ -12,11 +12,11 @@ Either way a warning at load time says how many examples were carved, and from w
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 
 import numpy as np
+from absl import logging
 
 from bilstm_jax.config import ConfigError
 from bilstm_jax.data import (

@@ -31,7 +31,7 @@ from bilstm_jax.data.builders import LocalSource, fingerprint, prepare
 METADATA_FILE = "metadata.csv"
 SPLIT_NAMES = {"train": "train", "val": "validation", "validation": "validation", "test": "test"}
 FSDD_INDEX = re.compile(r"_(\d+)\.wav$", re.IGNORECASE)
-FSDD_TEST_INDICES = range(0, 5)
+FSDD_TEST_INDICES = range(5)
 
 
 @dataclasses.dataclass(frozen=True)
