@@ -10,7 +10,7 @@ Adam update; one inference step = forward to the logits).
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp

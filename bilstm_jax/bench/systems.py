@@ -7,7 +7,7 @@ Flax's per-gate kernels), the same batch and the same loss (`bench_problem`).
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp

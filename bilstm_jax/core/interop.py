@@ -7,7 +7,7 @@ transposes and (for PyTorch) summing the two biases.
 from __future__ import annotations
 
 import re
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

@@ -22,7 +22,8 @@ The cell is the standard one::
 
 from __future__ import annotations
 
-from typing import Any, Callable, Union
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -48,7 +49,7 @@ SCAN_IMPLS = (*recurrence.SCANS, "cudnn")
 DROPOUT_KINDS = ("standard", "variational")
 
 
-def resolve_merge(merge_mode: Union[str, MergeFn]) -> MergeFn:
+def resolve_merge(merge_mode: str | MergeFn) -> MergeFn:
   """The merge function for a Keras merge-mode name, or the callable (fwd, bwd) -> out itself."""
   if callable(merge_mode):
     return merge_mode
@@ -60,12 +61,12 @@ def resolve_merge(merge_mode: Union[str, MergeFn]) -> MergeFn:
   return MERGE_FNS[merge_mode]
 
 
-def _inner_merge(merge_mode: Union[str, MergeFn]) -> MergeFn:
+def _inner_merge(merge_mode: str | MergeFn) -> MergeFn:
   """Merge used between stacked layers: 'none' has no single tensor, so it concatenates there."""
   return MERGE_FNS["concat"] if merge_mode == "none" else resolve_merge(merge_mode)
 
 
-def merged_size(units: int, merge_mode: Union[str, MergeFn], bidirectional: bool) -> int:
+def merged_size(units: int, merge_mode: str | MergeFn, bidirectional: bool) -> int:
   """Feature width of one layer's merged output (for 'none': of the concatenated pair)."""
   if not bidirectional:
     return units
@@ -76,7 +77,7 @@ def merged_size(units: int, merge_mode: Union[str, MergeFn], bidirectional: bool
 
 
 def init_params(key: Array, input_size: int, units: int, num_layers: int = 1, *,
-                bidirectional: bool = True, merge_mode: Union[str, MergeFn] = "concat",
+                bidirectional: bool = True, merge_mode: str | MergeFn = "concat",
                 dtype=jnp.float32) -> dict:
   """Keras-style init: Glorot-uniform input kernel, orthogonal recurrent kernel, forget bias 1."""
   for name, value in (("input_size", input_size), ("units", units), ("num_layers", num_layers)):
@@ -173,7 +174,7 @@ def _user_merge(merge: MergeFn, y_TxBxDirxH: Array, valid_BxTx1: Array):
       merge(*halves))
 
 
-def bilstm(params: dict, x: Array, lengths: Array, merge_mode: Union[str, MergeFn] = "concat",
+def bilstm(params: dict, x: Array, lengths: Array, merge_mode: str | MergeFn = "concat",
            *, dropout_rate: float = 0.0, dropout_rng: Array | None = None,
            dropout_kind: str = "standard", compute_dtype=None, return_state: bool = False,
            unroll: int = 1, scan_impl: str = "custom_vjp"):

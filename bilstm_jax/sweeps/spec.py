@@ -25,7 +25,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from bilstm_jax import config as config_lib
 from bilstm_jax.config import ConfigError

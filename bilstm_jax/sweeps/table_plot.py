@@ -7,11 +7,11 @@ import textwrap
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never a display
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from bilstm_jax import files  # noqa: E402
-from bilstm_jax.sweeps import spec as sweep_lib  # noqa: E402
+from bilstm_jax import files
+from bilstm_jax.sweeps import spec as sweep_lib
 
 _UNITS_KEY = "model.units"
 

@@ -46,7 +46,7 @@ class StopRequest:
       signal.signal(signum, signal.SIG_DFL)
       os.kill(os.getpid(), signum)
 
-  def install(self, signals=STOP_SIGNALS) -> "StopRequest":
+  def install(self, signals=STOP_SIGNALS) -> StopRequest:
     for signum in signals:
       self._previous[signum] = signal.signal(signum, self._handle)
     return self
