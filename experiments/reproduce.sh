@@ -12,10 +12,11 @@ declare -A SOURCE=(
   [trec]=trec [trec_pooling]=trec [trec_chars]=trec [trec_search]=trec
   [ud_pos_chars]=ud_english_ewt [ud_pos]=ud_english_ewt
   [sst2]=sst/stsa.binary [sst2_pooling]=sst/stsa.binary [fsdd]=fsdd [conll2003]=conll2003
-  [digits_ctc]=fsdd [digits_framewise]=fsdd [sst_trees]=sst)
+  [digits_ctc]=fsdd [digits_framewise]=fsdd [sst_trees]=sst
+  [learning_curves]=ud_english_ewt [learning_curves:sst2]=sst/stsa.binary)
 sweeps=("$@")
 [ ${#sweeps[@]} -gt 0 ] || sweeps=(trec trec_pooling trec_chars ud_pos_chars ud_pos sst2 sst2_pooling fsdd conll2003
-  digits_ctc digits_framewise sst_trees)
+  digits_ctc digits_framewise sst_trees learning_curves learning_curves:sst2)
 export WANDB_MODE=${WANDB_MODE:-disabled}
 # JAX's persistent compilation cache: the seeds of a row (and rows that share shapes) reuse the
 # compiled train/eval steps instead of compiling every bucket again. Keyed by program and
@@ -31,8 +32,11 @@ for name in "${sweeps[@]}"; do
   fi
   set_arg=(--set "data.source_dir=$data/${SOURCE[$name]}")
   start=$(date +%s)
-  "$sweep_cli" run "experiments/$name.py" "${set_arg[@]}" --backend local --workers 2 || status=1
-  "$sweep_cli" table "experiments/$name.py" "${set_arg[@]}" --tables-dir results || status=1
+  # NAME or NAME:GRID (a sweep file's other grid, e.g. learning_curves:sst2).
+  file="experiments/${name%%:*}.py"
+  [[ $name == *:* ]] && file+=":${name#*:}"
+  "$sweep_cli" run "$file" "${set_arg[@]}" --backend local --workers 2 || status=1
+  "$sweep_cli" table "$file" "${set_arg[@]}" --tables-dir results || status=1
   echo "$name: $(( $(date +%s) - start )) s on this call"
 done
 exit $status
