@@ -144,3 +144,5 @@ def test_a_table_marks_seed_noise_as_not_different_and_a_real_gap_as_different(t
     about = f.read()
   assert "## Significance" in about and "Holm-Bonferroni" in about
   assert about.count("| † |") == 1 and about.count("| best |") == 1
+  if test == "bootstrap":  # no resample reaches the 0.2 gap: p is below one in 10,000, not 0
+    assert cells.loc["32", "raw_p"] == 0 and "| bootstrap | <0.0001 | <0.0001 |" in about

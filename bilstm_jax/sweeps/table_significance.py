@@ -210,8 +210,11 @@ def report_lines(cells: pd.DataFrame, table, test: str, alpha: float,
   def num(x):
     return "–" if pd.isna(x) else f"{x:.{table.digits}f}"
 
-  def pval(x):
-    return "–" if pd.isna(x) else f"{x:.3g}"
+  def pval(x, test=""):
+    if pd.isna(x):
+      return "–"
+    # No bootstrap resample reached the observed gap: p is below one resample, not zero.
+    return f"<{1 / resamples:.2g}" if x == 0 and test == "bootstrap" else f"{x:.3g}"
 
   for _, cell in cells[cells["planned"] > 0].iterrows():
     if cell["n"] == 0:
@@ -220,5 +223,6 @@ def report_lines(cells: pd.DataFrame, table, test: str, alpha: float,
     lines.append("| " + " | ".join([
         *(str(cell[k]) for k in (*table.rows, *table.cols)), num(cell["mean"]),
         f"[{num(cell['ci_lo'])}, {num(cell['ci_hi'])}]", cell["test"] or "–",
-        pval(cell["raw_p"]), pval(cell["p"]), pval(cell["welch_p"]), mark]) + " |")
+        pval(cell["raw_p"], cell["test"]), pval(cell["p"], cell["test"]),
+        pval(cell["welch_p"]), mark]) + " |")
   return lines
