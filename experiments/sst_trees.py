@@ -9,7 +9,7 @@ Phrase rows train on every labelled node of the training trees (SST-2: 76,961 di
 phrases without the neutral ones; SST-1: 156,817), sentence rows on the 6,920 (SST-2) or
 8,544 (SST-1) training sentences alone; dev and test are whole sentences in both.
 Grids: `cpu` (the default: 12 runs, 256 units, ~45 min on 2 CPU cores) and `paper` (256 and
-512 units, 10 seeds) for a cluster.
+512 units) for a cluster.
 """
 
 from bilstm_jax.sweeps import spec as sweep
@@ -20,7 +20,7 @@ from bilstm_jax.sweeps import spec as sweep
 GRIDS = {
     "cpu": {"units": [256], "seeds": 3, "sentence_steps": 1300,
             "phrase_steps": {2: 8000, 5: 16000}},
-    "paper": {"units": [256, 512], "seeds": 10, "sentence_steps": 1300,
+    "paper": {"units": [256, 512], "seeds": 3, "sentence_steps": 1300,
               "phrase_steps": {2: 8000, 5: 16000}},
 }
 
