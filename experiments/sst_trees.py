@@ -44,6 +44,5 @@ def get_sweep(grid="cpu"):
       table=sweep.Table(metric="test/accuracy", rows=("model.units", "data.sst_phrases"),
                         cols=("data.sst_classes",),
                         title=f"SST from the treebank ({grid} grid): test accuracy, trained on "
-                              "sentences or on every labelled phrase; SST-2 (2 classes), "
-                              "SST-1 (5)"),
+                              "sentences or on phrases"),
   )
