@@ -17,30 +17,27 @@ from bilstm_jax.sweeps import spec as sweep
 # Phrase rows train ~3.3 epochs of their phrases: SST-1 has twice SST-2's, so twice the steps
 # (probes, seeds 0-1, dev: SST-1 0.462 at 8,000 steps, 0.477 at 16,000). 256 units: dev 0.833
 # -> 0.839 on SST-2 and 0.462 -> 0.465 on SST-1 against 128 (8,000 steps, the same seeds).
-GRIDS = {
-    "cpu": {"units": [256], "seeds": 3, "sentence_steps": 1300,
-            "phrase_steps": {2: 8000, 5: 16000}},
-    "paper": {"units": [256, 512], "seeds": 3, "sentence_steps": 1300,
-              "phrase_steps": {2: 8000, 5: 16000}},
-}
+PHRASE_STEPS = {2: 8000, 5: 16000}  # by data.sst_classes
+# Sentence-only rows train as configs/sst2.py does on 6,920 sentences (1,300 steps, a dev check
+# every 100); phrase rows see ~11x (SST-2) or ~18x (SST-1) the examples.
+SENTENCE_STEPS = 1300
+GRIDS = {"cpu": [256], "paper": [256, 512]}  # model.units
 
 
 def get_sweep(grid="cpu"):
-  g = sweep.pick_grid(GRIDS, grid)
-  classes = list(g["phrase_steps"])
-  # Sentence-only rows train as configs/sst2.py does on 6,920 sentences (1,300 steps, a dev
-  # check every 100); phrase rows see ~11x (SST-2) or ~18x (SST-1) the examples.
-  sentences = sweep.product(("data.sst_phrases", [False]), ("total_steps", [g["sentence_steps"]]),
+  units = sweep.pick_grid(GRIDS, grid)
+  classes = list(PHRASE_STEPS)
+  sentences = sweep.product(("data.sst_phrases", [False]), ("total_steps", [SENTENCE_STEPS]),
                             ("eval_every_steps", [100]), ("ckpt_every_steps", [100]),
                             ("data.sst_classes", classes))
   phrases = sweep.product(("data.sst_phrases", [True]),
                           ("eval_every_steps", [500]), ("ckpt_every_steps", [500]),
                           sweep.zipped(("data.sst_classes", classes),
-                                       ("total_steps", list(g["phrase_steps"].values()))))
+                                       ("total_steps", list(PHRASE_STEPS.values()))))
   return sweep.Sweep(
       config="configs/sst2.py:trees",
-      rows=sweep.product(("model.units", g["units"]), sweep.chain(sentences, phrases),
-                         sweep.seeds(g["seeds"])),
+      rows=sweep.product(("model.units", units), sweep.chain(sentences, phrases),
+                         sweep.seeds(3)),
       table=sweep.Table(metric="test/accuracy", rows=("model.units", "data.sst_phrases"),
                         cols=("data.sst_classes",),
                         title=f"SST from the treebank ({grid} grid): test accuracy, trained on "
