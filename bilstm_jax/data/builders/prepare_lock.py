@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 from collections.abc import Iterator
 
 import tensorflow_datasets as tfds
+from tensorflow_datasets.core import dataset_info
 
 
 @contextlib.contextmanager
@@ -38,6 +38,6 @@ def read_info(builder: tfds.core.DatasetBuilder) -> None:
   tfrecord; the stored format is set again here.
   """
   builder.info.read_from_directory(builder.data_dir)
-  with open(os.path.join(builder.data_dir, "dataset_info.json")) as f:
-    stored = json.load(f).get("fileFormat") or "tfrecord"
-  builder.info.set_file_format(stored, override=True, override_if_initialized=True)
+  stored = dataset_info.read_from_json(dataset_info.dataset_info_path(builder.data_dir))
+  builder.info.set_file_format(stored.file_format or "tfrecord", override=True,
+                               override_if_initialized=True)
